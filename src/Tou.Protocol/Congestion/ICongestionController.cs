@@ -1,0 +1,40 @@
+namespace Tou.Protocol.Congestion;
+
+/// <summary>
+/// A congestion controller: it only decides how many bytes may be in flight. The connection decides
+/// what is lost, when a recovery episode starts and ends, and paces sending; it calls
+/// <see cref="OnCongestionEvent"/> at most once per recovery episode and <see cref="OnAcked"/> only
+/// outside recovery. Times are microseconds.
+/// </summary>
+public interface ICongestionController
+{
+    /// <summary>Bytes that may be in flight now.</summary>
+    long CongestionWindow { get; }
+
+    /// <summary>True while the window grows exponentially.</summary>
+    bool InSlowStart { get; }
+
+    /// <summary>Newly acknowledged (cumulatively or selectively) bytes, outside recovery.</summary>
+    /// <param name="nowUs">Current time.</param>
+    /// <param name="ackedBytes">Bytes newly delivered by this acknowledgement.</param>
+    /// <param name="windowLimited">Whether the sender was using most of the window, so growth is earned.</param>
+    /// <param name="smoothedRttUs">Smoothed round-trip time.</param>
+    /// <param name="minRttUs">Smallest round-trip time seen.</param>
+    void OnAcked(long nowUs, long ackedBytes, bool windowLimited, long smoothedRttUs, long minRttUs);
+
+    /// <summary>Loss was detected (the start of a recovery episode).</summary>
+    void OnCongestionEvent(long nowUs, long bytesInFlight);
+
+    /// <summary>The retransmission timer expired: everything in flight is presumed lost.</summary>
+    void OnRetransmissionTimeout(long nowUs);
+}
+
+internal static class CongestionControllerFactory
+{
+    public static ICongestionController Create(CongestionControlAlgorithm algorithm, int mss) => algorithm switch
+    {
+        CongestionControlAlgorithm.NewReno => new NewRenoCongestionController(mss),
+        CongestionControlAlgorithm.Cubic => new CubicCongestionController(mss),
+        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown congestion control algorithm."),
+    };
+}

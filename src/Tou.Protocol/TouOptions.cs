@@ -1,0 +1,117 @@
+namespace Tou.Protocol;
+
+/// <summary>
+/// Settings of the protocol engine. Times are <see cref="TimeSpan"/>s here; the engine itself counts
+/// in microseconds of the caller's clock (see <see cref="TouTime"/>).
+/// </summary>
+public sealed class TouOptions
+{
+    /// <summary>Largest UDP payload this side sends or expects (header, options, data and checksum included).
+    /// 1452 fits a 1500-byte IPv6 path; loopback can take up to 65,507.</summary>
+    public int MaxDatagramSize { get; set; } = 1452;
+
+    /// <summary>Bytes of received data the application has not read yet that a connection will hold;
+    /// the advertised window is what is left of it.</summary>
+    public int ReceiveBufferSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Bytes written by the application and not yet acknowledged that a connection will hold;
+    /// a write beyond it is accepted only in part (backpressure).</summary>
+    public int SendBufferSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Offer the negotiated extensions (window scaling, SACK, piggybacked ACKs, pings). When false,
+    /// the engine behaves like the seed on the wire.</summary>
+    public bool EnableExtensions { get; set; } = true;
+
+    /// <summary>Offer selective acknowledgement (needs <see cref="EnableExtensions"/>).</summary>
+    public bool EnableSack { get; set; } = true;
+
+    /// <summary>Offer window scaling so windows can exceed 64 KiB (needs <see cref="EnableExtensions"/>).</summary>
+    public bool EnableWindowScaling { get; set; } = true;
+
+    /// <summary>Offer a CRC32C on every packet, for paths where UDP's checksum is off or too weak
+    /// (needs <see cref="EnableExtensions"/>). Off by default: UDP's checksum already covers ordinary paths.</summary>
+    public bool EnableChecksum { get; set; }
+
+    /// <summary>Retransmission timeout before the first RTT sample (RFC 6298: 1 s).</summary>
+    public TimeSpan InitialRto { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Lower bound of the retransmission timeout. RFC 6298 says 1 s; 200 ms is what Linux uses.</summary>
+    public TimeSpan MinRto { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Upper bound of the retransmission timeout, also after backoff.</summary>
+    public TimeSpan MaxRto { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Consecutive retransmission timeouts without progress after which the connection is given up.</summary>
+    public int MaxRetransmissions { get; set; } = 12;
+
+    /// <summary>A handshake that has not completed after this long fails.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection that hears nothing from its peer for this long is closed (0 disables).</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Interval of keepalive probes on an idle connection (0 disables); keep it well under
+    /// <see cref="IdleTimeout"/> so that a live peer never times out.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Longest time an acknowledgement of in-order data is held back hoping to acknowledge two
+    /// segments at once or to ride on data (extension mode only; plain peers get an ACK per packet).</summary>
+    public TimeSpan DelayedAckTimeout { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>The congestion controller every new connection uses.</summary>
+    public CongestionControlAlgorithm CongestionControl { get; set; } = CongestionControlAlgorithm.Cubic;
+
+    /// <summary>Spread a window's worth of packets over a round trip instead of sending it in one burst.</summary>
+    public bool EnablePacing { get; set; } = true;
+
+    /// <summary>Most connections (established or handshaking) an endpoint holds at once; SYNs beyond it are refused.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Most incoming handshakes an endpoint holds at once; SYNs beyond it are dropped.</summary>
+    public int MaxPendingHandshakes { get; set; } = 1_024;
+
+    /// <summary>Most accepted connections waiting for <see cref="TouEndpoint.Accept"/>; beyond it new SYNs are refused.</summary>
+    public int AcceptBacklog { get; set; } = 512;
+
+    /// <summary>Checks every setting and throws an <see cref="ArgumentOutOfRangeException"/> naming the first that is wrong.</summary>
+    public void Validate()
+    {
+        Require(MaxDatagramSize is >= 128 and <= 65_507, nameof(MaxDatagramSize), "must be between 128 and 65,507 bytes");
+        Require(ReceiveBufferSize is >= 4096 and <= 1 << 30, nameof(ReceiveBufferSize), "must be between 4 KiB and 1 GiB");
+        Require(SendBufferSize is >= 4096 and <= 1 << 30, nameof(SendBufferSize), "must be between 4 KiB and 1 GiB");
+        Require(InitialRto > TimeSpan.Zero, nameof(InitialRto), "must be positive");
+        Require(MinRto > TimeSpan.Zero && MinRto <= MaxRto, nameof(MinRto), "must be positive and at most MaxRto");
+        Require(MaxRetransmissions is >= 1 and <= 100, nameof(MaxRetransmissions), "must be between 1 and 100");
+        Require(HandshakeTimeout > TimeSpan.Zero, nameof(HandshakeTimeout), "must be positive");
+        Require(IdleTimeout >= TimeSpan.Zero, nameof(IdleTimeout), "must not be negative (0 disables it)");
+        Require(KeepAliveInterval >= TimeSpan.Zero, nameof(KeepAliveInterval), "must not be negative (0 disables it)");
+        Require(DelayedAckTimeout >= TimeSpan.Zero && DelayedAckTimeout <= TimeSpan.FromMilliseconds(500), nameof(DelayedAckTimeout), "must be between 0 and 500 ms");
+        Require(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
+        Require(MaxPendingHandshakes >= 1, nameof(MaxPendingHandshakes), "must be at least 1");
+        Require(AcceptBacklog >= 1, nameof(AcceptBacklog), "must be at least 1");
+        Require(Enum.IsDefined(CongestionControl), nameof(CongestionControl), "is not a known algorithm");
+    }
+
+    private static void Require(bool condition, string name, string rule)
+    {
+        if (!condition)
+        {
+            throw new ArgumentOutOfRangeException(name, $"TouOptions.{name} {rule}.");
+        }
+    }
+
+    internal TouOptions Clone() => (TouOptions)MemberwiseClone();
+
+    /// <summary>Test hook: the initial sequence number generator (a cryptographic RNG by default).</summary>
+    internal Func<uint>? IsnGenerator { get; set; }
+}
+
+/// <summary>Congestion control algorithms the engine ships.</summary>
+public enum CongestionControlAlgorithm
+{
+    /// <summary>RFC 9438 CUBIC with slow start (the default).</summary>
+    Cubic,
+
+    /// <summary>RFC 6582 NewReno with slow start.</summary>
+    NewReno,
+}
