@@ -1,0 +1,50 @@
+using Microsoft.Extensions.Logging;
+using Tou.Protocol.Wire;
+
+namespace Tou.Protocol;
+
+/// <summary>The engine's log lines (source-generated, free when the level is off).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Debug, "TOU connection {Id}: connecting")]
+    public static partial void Connecting(ILogger logger, long id);
+
+    [LoggerMessage(2, LogLevel.Debug, "TOU connection {Id}: established (extensions {Extended}, SACK {Sack}, window shift {WindowShift}, MSS {Mss})")]
+    public static partial void ConnectionEstablished(ILogger logger, long id, bool extended, bool sack, int windowShift, int mss);
+
+    [LoggerMessage(3, LogLevel.Debug, "TOU connection {Id}: closed ({Reason}) from {PreviousState}")]
+    public static partial void ConnectionClosed(ILogger logger, long id, TouCloseReason reason, TouConnectionState previousState);
+
+    [LoggerMessage(4, LogLevel.Information, "TOU connection {Id}: handshake failed after {Retransmissions} retransmissions")]
+    public static partial void HandshakeFailed(ILogger logger, long id, int retransmissions);
+
+    [LoggerMessage(5, LogLevel.Debug, "TOU connection {Id}: retransmitting seq={Seq} len={Length} (in recovery: {InRecovery})")]
+    public static partial void Retransmitting(ILogger logger, long id, uint seq, int length, bool inRecovery);
+
+    [LoggerMessage(6, LogLevel.Debug, "TOU connection {Id}: retransmission timeout #{Count}, next RTO {RtoUs} µs")]
+    public static partial void RetransmissionTimeout(ILogger logger, long id, int count, long rtoUs);
+
+    [LoggerMessage(7, LogLevel.Information, "TOU connection {Id}: giving up after {Count} retransmission timeouts")]
+    public static partial void GivingUp(ILogger logger, long id, int count);
+
+    [LoggerMessage(8, LogLevel.Trace, "TOU connection {Id}: sent {Header}")]
+    public static partial void PacketSent(ILogger logger, long id, TouHeader header);
+
+    [LoggerMessage(9, LogLevel.Trace, "TOU connection {Id}: received {Header}")]
+    public static partial void PacketReceived(ILogger logger, long id, TouHeader header);
+
+    [LoggerMessage(10, LogLevel.Debug, "TOU connection {Id}: dropped a datagram ({Reason})")]
+    public static partial void PacketDropped(ILogger logger, long id, DropReason reason);
+
+    [LoggerMessage(11, LogLevel.Debug, "TOU connection {Id}: peer closed its sending side")]
+    public static partial void PeerClosed(ILogger logger, long id);
+
+    [LoggerMessage(12, LogLevel.Debug, "TOU connection {Id}: sending FIN")]
+    public static partial void SendingFin(ILogger logger, long id);
+
+    [LoggerMessage(13, LogLevel.Debug, "TOU connection {Id}: FIN acknowledged")]
+    public static partial void FinAcknowledged(ILogger logger, long id);
+
+    [LoggerMessage(20, LogLevel.Debug, "TOU endpoint: dropped a datagram from {Remote} ({Reason})")]
+    public static partial void EndpointDropped(ILogger logger, System.Net.SocketAddress remote, DropReason reason);
+}

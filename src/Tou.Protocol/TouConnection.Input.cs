@@ -1,0 +1,918 @@
+using System.Buffers.Binary;
+using Tou.Protocol.Buffers;
+using Tou.Protocol.Congestion;
+using Tou.Protocol.Wire;
+
+namespace Tou.Protocol;
+
+public sealed partial class TouConnection
+{
+    /// <summary>Client side: start the handshake.</summary>
+    internal void StartConnect(long nowUs)
+    {
+        _sendSeqBase = _iss + 1;
+        _rtoDeadline = nowUs + _rtt.RtoUs;
+        Log.Connecting(_logger, Id);
+    }
+
+    /// <summary>Server side: a SYN created this connection.</summary>
+    internal void AcceptSyn(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ExtensionSet offer)
+    {
+        _irs = new SequenceNumber(header.SequenceNumber);
+        _receiveSeqBase = _irs + 1;
+        _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
+        _peerOffer = offer;
+        _agreed = Agree(offer);
+        _peerWindow = header.Window;
+        SetMss(header.Mss);
+        _lastReceiveUs = nowUs;
+        _rtoDeadline = nowUs + _rtt.RtoUs;
+        _synAckPending = true;
+        _ = payload;
+    }
+
+    private ExtensionSet Agree(ExtensionSet offer)
+    {
+        var agreed = ExtensionSet.Plain;
+        if (!offer.Extended || !_options.EnableExtensions)
+        {
+            return agreed;
+        }
+
+        agreed.Extended = true;
+        agreed.Sack = offer.Sack && _options.EnableSack;
+        agreed.Checksum = offer.Checksum && _options.EnableChecksum;
+        if (offer.WindowShift >= 0 && _options.EnableWindowScaling)
+        {
+            agreed.WindowShift = LocalWindowShift();
+            _sendShift = offer.WindowShift;
+            _receiveShift = agreed.WindowShift;
+        }
+
+        return agreed;
+    }
+
+    private int LocalWindowShift()
+    {
+        int shift = 0;
+        while ((_options.ReceiveBufferSize >> shift) > ushort.MaxValue && shift < Extensions.MaxWindowShift)
+        {
+            shift++;
+        }
+
+        return shift;
+    }
+
+    /// <summary>What this side offers in its SYN.</summary>
+    private ExtensionSet LocalOffer()
+    {
+        var offer = ExtensionSet.Plain;
+        if (_options.EnableExtensions)
+        {
+            offer.Extended = true;
+            offer.Sack = _options.EnableSack;
+            offer.Checksum = _options.EnableChecksum;
+            offer.WindowShift = _options.EnableWindowScaling ? LocalWindowShift() : -1;
+        }
+
+        return offer;
+    }
+
+    private int LocalMaxPayload => _options.MaxDatagramSize - TouHeader.Size - Extensions.ChecksumSize;
+
+    private void SetMss(uint peerMss)
+    {
+        long mss = Math.Min(peerMss, (uint)LocalMaxPayload);
+        if (!_agreed.Extended)
+        {
+            mss = Math.Min(mss, SeedMaxDatagram - TouHeader.Size);
+        }
+
+        _sendMss = (int)Math.Max(mss, 64);
+        _congestion = CongestionControllerFactory.Create(_options.CongestionControl, _sendMss);
+    }
+
+    /// <summary>Handles one datagram from this connection's peer.</summary>
+    internal void HandleDatagram(long nowUs, ReadOnlySpan<byte> datagram)
+    {
+        if (_phase == Phase.Released)
+        {
+            return;
+        }
+
+        if (!TouHeader.TryRead(datagram, out var header))
+        {
+            Drop(DropReason.Malformed);
+            return;
+        }
+
+        var flags = header.Flags;
+        if ((flags & ~TouFlags.KnownMask) != 0 || (!_agreed.Extended && _phase != Phase.SynSent && (flags & ~TouFlags.SeedMask) != 0))
+        {
+            Drop(DropReason.Malformed);
+            return;
+        }
+
+        if (_agreed.Checksum && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        {
+            Drop(DropReason.Checksum);
+            return;
+        }
+
+        Stats.PacketsReceived++;
+        Stats.BytesReceived += datagram.Length;
+        Log.PacketReceived(_logger, Id, header);
+        var payload = datagram.Slice(TouHeader.Size, header.PayloadLength);
+
+        switch (_phase)
+        {
+            case Phase.SynSent:
+                HandleSynSent(nowUs, header, payload, datagram);
+                return;
+            case Phase.SynReceived:
+                HandleSynReceived(nowUs, header, payload);
+                return;
+            default:
+                HandleSynchronized(nowUs, header, payload);
+                return;
+        }
+    }
+
+    private void HandleSynSent(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> datagram)
+    {
+        var flags = header.Flags;
+        bool acksSyn = header.AcknowledgementNumber == (_iss + 1).Value;
+        if ((flags & TouFlags.Rst) != 0)
+        {
+            // Only an RST that answers our SYN can refuse it (otherwise anyone could cancel a connect).
+            if ((flags & TouFlags.Ack) != 0 && acksSyn)
+            {
+                EndConnection(TouCloseReason.Refused, linger: false);
+            }
+            else
+            {
+                Drop(DropReason.OutOfWindow);
+            }
+
+            return;
+        }
+
+        if ((flags & (TouFlags.Syn | TouFlags.Ack)) != (TouFlags.Syn | TouFlags.Ack) || !acksSyn)
+        {
+            Drop(DropReason.Unexpected);
+            return;
+        }
+
+        var offer = Extensions.ReadOffer(payload);
+        var local = LocalOffer();
+        if (local.Checksum && offer.Extended && offer.Checksum && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        {
+            Drop(DropReason.Checksum);
+            return;
+        }
+
+        // The server answers with the subset it accepts; what it accepts of ours is what we agree on.
+        _agreed = ExtensionSet.Plain;
+        if (offer.Extended && local.Extended)
+        {
+            _agreed.Extended = true;
+            _agreed.Sack = offer.Sack && local.Sack;
+            _agreed.Checksum = offer.Checksum && local.Checksum;
+            if (offer.WindowShift >= 0 && local.WindowShift >= 0)
+            {
+                _agreed.WindowShift = local.WindowShift;
+                _receiveShift = local.WindowShift;
+                _sendShift = offer.WindowShift;
+            }
+        }
+
+        _irs = new SequenceNumber(header.SequenceNumber);
+        _receiveSeqBase = _irs; // the server's first data byte is its ISN (seed numbering)
+        _peerWindow = header.Window;
+        _windowUpdateAckOffset = 0;
+        _windowUpdateSeqOffset = 0;
+        SetMss(header.Mss);
+        if (_rtoRetransmits == 0)
+        {
+            _rtt.AddSample(nowUs - _synSentUs);
+        }
+
+        _lastReceiveUs = nowUs;
+        _rtoDeadline = TouTime.Never;
+        _handshakeAckPending = true;
+        BecomeEstablished(nowUs);
+    }
+
+    private void HandleSynReceived(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload)
+    {
+        var flags = header.Flags;
+        if ((flags & TouFlags.Rst) != 0)
+        {
+            if (header.SequenceNumber == _receiveSeqBase.Value)
+            {
+                EndConnection(TouCloseReason.ResetByPeer, linger: false);
+            }
+            else
+            {
+                Drop(DropReason.OutOfWindow);
+            }
+
+            return;
+        }
+
+        if ((flags & TouFlags.Syn) != 0)
+        {
+            if (header.SequenceNumber == _irs.Value)
+            {
+                _synAckPending = true; // our SYN+ACK was lost; say it again
+                Stats.Retransmissions++;
+                Notify();
+            }
+            else
+            {
+                Drop(DropReason.Unexpected);
+            }
+
+            return;
+        }
+
+        // The handshake's ACK (ack = our ISN, seed numbering), or data that overtook it.
+        if (header.AcknowledgementNumber != _sendSeqBase.Value || header.SequenceNumber != _receiveSeqBase.Value)
+        {
+            Drop(DropReason.Unexpected);
+            return;
+        }
+
+        _windowUpdateAckOffset = 0;
+        _windowUpdateSeqOffset = 0;
+        _peerWindow = (long)header.Window << (_agreed.WindowShift >= 0 ? _sendShift : 0);
+        if (_rtoRetransmits == 0 && _synSentUs > 0)
+        {
+            _rtt.AddSample(nowUs - _synSentUs);
+        }
+
+        _rtoDeadline = TouTime.Never;
+        _lastReceiveUs = nowUs;
+        BecomeEstablished(nowUs);
+        if (header.PayloadLength > 0 || (flags & TouFlags.Fin) != 0)
+        {
+            HandleSynchronized(nowUs, header, payload);
+        }
+    }
+
+    private void BecomeEstablished(long nowUs)
+    {
+        _phase = Phase.Established;
+        WasEstablished = true;
+        _rtoRetransmits = 0;
+        _advertisedRightEdge = 0;
+        ArmKeepAlive(nowUs);
+        Log.ConnectionEstablished(_logger, Id, _agreed.Extended, _agreed.Sack, _agreed.WindowShift, _sendMss);
+        _endpoint?.OnEstablished(this);
+        Raise(TouConnectionEvents.Connected | TouConnectionEvents.Writable);
+        Notify();
+    }
+
+    private void HandleSynchronized(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload)
+    {
+        var flags = header.Flags;
+        var seq = new SequenceNumber(header.SequenceNumber);
+        long seqOffset = ReceiveOffset(seq);
+        long windowEnd = _rcvRead + ReceiveCapacity;
+
+        if ((flags & TouFlags.Rst) != 0)
+        {
+            HandleRst(seqOffset, windowEnd);
+            return;
+        }
+
+        if ((flags & TouFlags.Syn) != 0)
+        {
+            // A retransmitted SYN+ACK means our handshake ACK was lost; anything else is answered with a challenge ACK (RFC 5961).
+            if (_isClient && seq == _irs && (flags & TouFlags.Ack) != 0)
+            {
+                _handshakeAckPending = true;
+            }
+            else
+            {
+                _challengeAckPending = true;
+                Drop(DropReason.Unexpected);
+            }
+
+            Notify();
+            return;
+        }
+
+        if (_phase == Phase.TimeWait)
+        {
+            // Only a retransmitted FIN matters now: acknowledge it again.
+            if ((flags & TouFlags.Fin) != 0)
+            {
+                if (!_agreed.Extended)
+                {
+                    QueuePlainFinAck(header);
+                }
+                else
+                {
+                    _ackNow = true;
+                }
+
+                Notify();
+            }
+
+            return;
+        }
+
+        ReadOnlySpan<byte> data = payload;
+        ReadOnlySpan<byte> options = default;
+        if ((flags & TouFlags.Options) != 0 && !Extensions.TrySplitOptions(payload, out options, out data))
+        {
+            Drop(DropReason.Malformed);
+            return;
+        }
+
+        bool plainAck = !_agreed.Extended && (flags & TouFlags.Ack) != 0;
+        if (plainAck)
+        {
+            data = default; // the seed treats any ACK-flagged packet as a pure ACK
+        }
+
+        // A segment must overlap the window (or be an empty one at its edge) to be acceptable.
+        long segEnd = seqOffset + data.Length;
+        bool acceptable = data.Length == 0
+            ? seqOffset >= _rcvNxt - (1L << 30) && seqOffset <= windowEnd
+            : segEnd > _rcvNxt - (1L << 30) && seqOffset < windowEnd;
+        if (!acceptable && _agreed.Extended)
+        {
+            _ackNow = true;
+            Drop(DropReason.OutOfWindow);
+            Notify();
+            return;
+        }
+
+        _lastReceiveUs = nowUs;
+        ArmKeepAlive(nowUs);
+
+        if ((flags & TouFlags.Ack) != 0)
+        {
+            if (!HandleAck(nowUs, header, seqOffset, data.Length, options))
+            {
+                Notify();
+                return;
+            }
+        }
+
+        if (!data.IsEmpty)
+        {
+            HandleData(nowUs, seqOffset, data);
+        }
+
+        if (!_agreed.Extended && (flags & (TouFlags.Ack | TouFlags.Fin)) == 0)
+        {
+            // The seed answers every data packet (duplicates and empty probes too) with its own ACK, which
+            // carries the state right after that packet: identical ACKs would read as duplicate ACKs.
+            QueuePlainAck(header.AcknowledgementNumber, AckField);
+        }
+        else if ((flags & TouFlags.Ping) != 0 || (_agreed.Extended && seqOffset < _rcvNxt && (flags & TouFlags.Fin) == 0 && (flags & TouFlags.Ack) == 0))
+        {
+            _ackNow = true;
+        }
+
+        if ((flags & TouFlags.Ping) != 0)
+        {
+            _ackNow = true;
+        }
+
+        if ((flags & TouFlags.Fin) != 0)
+        {
+            HandleFin(header, seqOffset + data.Length, windowEnd);
+        }
+
+        Notify();
+    }
+
+    private long ReceiveCapacity => _options.ReceiveBufferSize;
+
+    private void HandleRst(long seqOffset, long windowEnd)
+    {
+        if (_agreed.Extended && seqOffset != _rcvNxt)
+        {
+            // RFC 5961: an RST that is in the window but not exactly at its edge earns a challenge ACK.
+            if (seqOffset >= _rcvNxt && seqOffset < windowEnd)
+            {
+                _challengeAckPending = true;
+                Notify();
+            }
+
+            Drop(DropReason.OutOfWindow);
+            return;
+        }
+
+        if (!_agreed.Extended && (seqOffset < _rcvNxt || seqOffset > windowEnd))
+        {
+            Drop(DropReason.OutOfWindow);
+            return;
+        }
+
+        if (_phase == Phase.TimeWait)
+        {
+            Release();
+            return;
+        }
+
+        EndConnection(TouCloseReason.ResetByPeer, linger: false);
+    }
+
+    /// <summary>Processes the acknowledgement part of a packet. Returns false when the packet must be dropped.</summary>
+    private bool HandleAck(long nowUs, in TouHeader header, long seqOffset, int dataLength, ReadOnlySpan<byte> options)
+    {
+        long ackOffset = SendOffset(new SequenceNumber(header.AcknowledgementNumber));
+        if (ackOffset > SendLimit)
+        {
+            // Acknowledges what we never sent: off-path guess or corruption.
+            if (_agreed.Extended)
+            {
+                _challengeAckPending = true;
+            }
+
+            Drop(DropReason.OutOfWindow);
+            return false;
+        }
+
+        if (ackOffset < _sndUna - (1L << 30))
+        {
+            Drop(DropReason.OutOfWindow);
+            return false;
+        }
+
+        long peerWindow = (long)header.Window << _sendShift;
+        bool windowChanged = false;
+
+        // RFC 793 window update rule, with offsets: take the window from the newest segment.
+        if (ackOffset > _windowUpdateAckOffset || (ackOffset == _windowUpdateAckOffset && seqOffset >= _windowUpdateSeqOffset))
+        {
+            windowChanged = peerWindow != _peerWindow;
+            bool opened = peerWindow > _peerWindow;
+            _peerWindow = peerWindow;
+            _windowUpdateAckOffset = ackOffset;
+            _windowUpdateSeqOffset = seqOffset;
+            if (opened && _persistDeadline != TouTime.Never && _sndUna + _peerWindow > _sndNxt)
+            {
+                _persistDeadline = TouTime.Never;
+                _persistBackoff = 0;
+            }
+        }
+
+        long deliveredBytes = 0;
+        long newestDeliveredSentUs = long.MinValue;
+        long rttSampleUs = -1;
+
+        if (ackOffset > _sndUna)
+        {
+            deliveredBytes += AcknowledgeUpTo(ackOffset, nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+            _duplicateAcks = 0;
+            _consecutiveRtos = 0;
+        }
+        else if (ackOffset == _sndUna && dataLength == 0 && !windowChanged && _segments.Count > 0 && options.IsEmpty
+                 && (header.Flags & (TouFlags.Fin | TouFlags.Ping)) == 0)
+        {
+            _duplicateAcks++;
+        }
+
+        if (_agreed.Sack && !options.IsEmpty)
+        {
+            deliveredBytes += ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+        }
+
+        if (rttSampleUs >= 0)
+        {
+            _rtt.AddSample(rttSampleUs);
+            Stats.RttSamples++;
+        }
+
+        if (newestDeliveredSentUs > _rackSentUs)
+        {
+            _rackSentUs = newestDeliveredSentUs;
+            _rackRttUs = nowUs - newestDeliveredSentUs;
+        }
+
+        if (_inRecovery && _sndUna >= _recoveryEnd)
+        {
+            _inRecovery = false;
+        }
+
+        DetectLosses(nowUs, ackOffset);
+
+        if (deliveredBytes > 0 && !_inRecovery)
+        {
+            bool windowLimited = _bytesInFlight + deliveredBytes + (2L * _sendMss) >= _congestion.CongestionWindow;
+            _congestion.OnAcked(nowUs, deliveredBytes, windowLimited, _rtt.SmoothedRttUs, _rtt.MinRttUs);
+        }
+
+        // Restart the retransmission timer on progress (RFC 6298 5.3); stop it when nothing is outstanding.
+        if (deliveredBytes > 0)
+        {
+            _rtoDeadline = HasOutstanding ? nowUs + _rtt.RtoUs : TouTime.Never;
+        }
+
+        if (_finSent && !_finAcked && ackOffset >= _sndNxt + 1)
+        {
+            _finAcked = true;
+            Log.FinAcknowledged(_logger, Id);
+            MaybeFinishClose();
+        }
+
+        return true;
+    }
+
+    /// <summary>Something sent is neither acknowledged nor SACKed (the FIN counts though it has no bytes).</summary>
+    private bool HasOutstanding => _bytesInFlight > 0 || HasLostSegments || (_finSent && !_finAcked);
+
+    internal bool WasEstablished { get; private set; }
+
+    private bool HasLostSegments { get; set; }
+
+    private long AcknowledgeUpTo(long ackOffset, long nowUs, ref long newestDeliveredSentUs, ref long rttSampleUs)
+    {
+        long delivered = 0;
+        while (_segments.Count > 0)
+        {
+            ref var seg = ref _segments.First;
+            if (seg.End > ackOffset)
+            {
+                if (seg.Offset < ackOffset && !seg.Is(SegmentState.Fin))
+                {
+                    // Partly acknowledged: keep the rest.
+                    int done = (int)(ackOffset - seg.Offset);
+                    if (seg.Is(SegmentState.InFlight))
+                    {
+                        _bytesInFlight -= done;
+                        delivered += done;
+                    }
+
+                    seg.Offset += done;
+                    seg.Length -= done;
+                }
+
+                break;
+            }
+
+            if (!seg.Is(SegmentState.Sacked))
+            {
+                delivered += seg.Length;
+                NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+            }
+
+            if (seg.Is(SegmentState.InFlight))
+            {
+                _bytesInFlight -= seg.Length;
+            }
+
+            _segments.RemoveFirst();
+        }
+
+        long dataAcked = Math.Min(ackOffset, _written) - _sndUna;
+        _sndUna = Math.Min(ackOffset, _sndNxt);
+        _sendBuffer?.DiscardTo(_sndUna);
+        Stats.BytesAcknowledged += Math.Max(0, dataAcked);
+        RecountLost();
+        Raise(TouConnectionEvents.Writable | (_sndUna == _written ? TouConnectionEvents.SendAcknowledged : 0));
+        return delivered;
+    }
+
+    private static void NoteDelivered(in SentSegment seg, long nowUs, ref long newestDeliveredSentUs, ref long rttSampleUs)
+    {
+        if (seg.SentUs > newestDeliveredSentUs)
+        {
+            newestDeliveredSentUs = seg.SentUs;
+            if (!seg.Is(SegmentState.Retransmitted))
+            {
+                rttSampleUs = nowUs - seg.SentUs; // Karn: only segments sent once give samples
+            }
+        }
+    }
+
+    private long ApplySack(ReadOnlySpan<byte> blocks, long nowUs, ref long newestDeliveredSentUs, ref long rttSampleUs)
+    {
+        long delivered = 0;
+        for (int b = 0; b + 8 <= blocks.Length; b += 8)
+        {
+            long left = SendOffset(new SequenceNumber(BinaryPrimitives.ReadUInt32BigEndian(blocks[b..])));
+            long right = SendOffset(new SequenceNumber(BinaryPrimitives.ReadUInt32BigEndian(blocks[(b + 4)..])));
+            if (left >= right || left < _sndUna || right > _sndNxt)
+            {
+                Stats.InvalidSackBlocks++;
+                continue;
+            }
+
+            for (int i = 0; i < _segments.Count; i++)
+            {
+                ref var seg = ref _segments[i];
+                if (seg.Offset >= right)
+                {
+                    break;
+                }
+
+                if (seg.Offset >= left && seg.Offset + seg.Length <= right && !seg.Is(SegmentState.Sacked) && !seg.Is(SegmentState.Fin))
+                {
+                    if (seg.Is(SegmentState.InFlight))
+                    {
+                        _bytesInFlight -= seg.Length;
+                    }
+
+                    seg.State = (seg.State | SegmentState.Sacked) & ~(SegmentState.InFlight | SegmentState.Lost);
+                    delivered += seg.Length;
+                    NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+                }
+            }
+        }
+
+        if (delivered > 0)
+        {
+            RecountLost();
+        }
+
+        return delivered;
+    }
+
+    /// <summary>
+    /// Marks segments lost: with SACK by RACK (sent before something delivered and older than RTT plus a
+    /// reordering window) or by three segments SACKed above them; without SACK after three duplicate ACKs and,
+    /// in recovery, at each partial ACK (NewReno).
+    /// </summary>
+    private void DetectLosses(long nowUs, long ackOffset)
+    {
+        _lossTimerDeadline = TouTime.Never;
+        if (_segments.Count == 0)
+        {
+            return;
+        }
+
+        long lostBytesBefore = _bytesInFlight;
+        bool anyLost = false;
+        if (_agreed.Sack)
+        {
+            long reorderWindow = Math.Max(_rtt.MinRttUs == long.MaxValue ? 0 : _rtt.MinRttUs / 4, 1_000);
+            int sackedAbove = 0;
+            for (int i = _segments.Count - 1; i >= 0; i--)
+            {
+                ref var seg = ref _segments[i];
+                if (seg.Is(SegmentState.Sacked))
+                {
+                    sackedAbove++;
+                    continue;
+                }
+
+                if (!seg.Is(SegmentState.InFlight) || seg.SentUs > _rackSentUs)
+                {
+                    continue;
+                }
+
+                long lossAt = seg.SentUs + _rackRttUs + reorderWindow;
+                if (sackedAbove >= 3 || nowUs >= lossAt)
+                {
+                    MarkLost(ref seg);
+                    anyLost = true;
+                }
+                else
+                {
+                    _lossTimerDeadline = Math.Min(_lossTimerDeadline, lossAt);
+                }
+            }
+        }
+        else
+        {
+            ref var first = ref _segments.First;
+            bool partialAck = _inRecovery && ackOffset > _recoveryAckMark && ackOffset < _recoveryEnd;
+            if ((_duplicateAcks >= 3 && !_inRecovery) || partialAck)
+            {
+                if (first.Is(SegmentState.InFlight))
+                {
+                    MarkLost(ref first);
+                    anyLost = true;
+                }
+
+                _duplicateAcks = 0;
+            }
+
+            _recoveryAckMark = Math.Max(_recoveryAckMark, ackOffset);
+        }
+
+        if (anyLost)
+        {
+            HasLostSegments = true;
+            if (!_inRecovery)
+            {
+                _inRecovery = true;
+                _recoveryEnd = _sndNxt;
+                _recoveryAckMark = ackOffset;
+                _congestion.OnCongestionEvent(nowUs, lostBytesBefore);
+                Stats.CongestionEvents++;
+            }
+
+            Notify();
+        }
+    }
+
+    private long _recoveryAckMark;
+
+    private void MarkLost(ref SentSegment seg)
+    {
+        if (seg.Is(SegmentState.InFlight))
+        {
+            _bytesInFlight -= seg.Length;
+        }
+
+        seg.State = (seg.State | SegmentState.Lost) & ~SegmentState.InFlight;
+        Stats.SegmentsLost++;
+    }
+
+    private void RecountLost()
+    {
+        bool any = false;
+        for (int i = 0; i < _segments.Count && !any; i++)
+        {
+            any = _segments[i].Is(SegmentState.Lost);
+        }
+
+        HasLostSegments = any;
+    }
+
+    private void HandleData(long nowUs, long offset, ReadOnlySpan<byte> data)
+    {
+        long end = offset + data.Length;
+        long windowEnd = _rcvRead + ReceiveCapacity;
+        if (_peerFinOffset >= 0)
+        {
+            windowEnd = Math.Min(windowEnd, _peerFinOffset);
+        }
+
+        // Trim what was already received and what lies beyond the buffer.
+        if (offset < _rcvNxt)
+        {
+            int skip = (int)Math.Min(_rcvNxt - offset, data.Length);
+            data = data[skip..];
+            offset += skip;
+            Stats.DuplicateBytesReceived += skip;
+        }
+
+        if (end > windowEnd)
+        {
+            int cut = (int)Math.Min(end - windowEnd, data.Length);
+            data = data[..^cut];
+            Stats.BytesBeyondWindow += cut;
+            end = offset + data.Length;
+        }
+
+        if (data.IsEmpty)
+        {
+            _ackNow = true; // duplicate or beyond the window: tell the sender where we are
+            return;
+        }
+
+        if (offset == _rcvNxt)
+        {
+            _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize);
+            _receiveBuffer.Write(offset, data);
+            _rcvNxt = end;
+            bool filledHole = _outOfOrder.Count > 0;
+            if (filledHole && _outOfOrder.StartAt(0) <= _rcvNxt)
+            {
+                _rcvNxt = Math.Max(_rcvNxt, _outOfOrder.EndAt(0));
+            }
+
+            _outOfOrder.RemoveBelow(_rcvNxt);
+            Stats.BytesDelivered += _rcvNxt - offset;
+            _unackedSegments++;
+            if (filledHole || !_agreed.Extended || _unackedSegments >= 2 || _options.DelayedAckTimeout == TimeSpan.Zero)
+            {
+                _ackNow = true;
+            }
+            else if (_delayedAckDeadline == TouTime.Never)
+            {
+                _delayedAckDeadline = nowUs + TouTime.FromTimeSpan(_options.DelayedAckTimeout);
+            }
+
+            Raise(TouConnectionEvents.Readable);
+            CheckPeerFin();
+        }
+        else
+        {
+            if (_outOfOrder.Contains(offset, end))
+            {
+                Stats.DuplicateBytesReceived += data.Length;
+            }
+            else
+            {
+                // Remember the newest block first in SACK reports (RFC 2018).
+                if (!_outOfOrder.Add(offset, end))
+                {
+                    Drop(DropReason.OutOfOrderFull);
+                    _ackNow = true;
+                    return;
+                }
+
+                _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize);
+                _receiveBuffer.Write(offset, data);
+                _lastSackUpdateStart = offset;
+            }
+
+            _ackNow = true; // out of order: acknowledge at once so the sender sees the hole
+        }
+    }
+
+    private void HandleFin(in TouHeader header, long finOffset, long windowEnd)
+    {
+        if (!_agreed.Extended)
+        {
+            // The seed's FIN carries a stale sequence number, so the stream ends where our data ends.
+            // It is acknowledged the seed's way: seq = its acknum, ack = its seqnum + 1.
+            long staleOrCurrent = ReceiveOffset(new SequenceNumber(header.SequenceNumber));
+            if (staleOrCurrent < 0 || staleOrCurrent > windowEnd)
+            {
+                Drop(DropReason.OutOfWindow);
+                return;
+            }
+
+            if (_peerFinOffset < 0)
+            {
+                _peerFinOffset = Math.Max(_rcvNxt, _outOfOrder.Count > 0 ? _outOfOrder.HighestEnd : _rcvNxt);
+            }
+
+            QueuePlainFinAck(header);
+            CheckPeerFin();
+            return;
+        }
+
+        if (finOffset < _rcvNxt || finOffset > windowEnd || (_peerFinOffset >= 0 && finOffset != _peerFinOffset)
+            || (_outOfOrder.Count > 0 && _outOfOrder.HighestEnd > finOffset))
+        {
+            if (!(_peerFinConsumed && finOffset == _peerFinOffset))
+            {
+                Drop(DropReason.OutOfWindow);
+            }
+
+            _ackNow = true;
+            return;
+        }
+
+        _peerFinOffset = finOffset;
+        _ackNow = true;
+        CheckPeerFin();
+    }
+
+    private void QueuePlainAck(uint seq, uint ack)
+    {
+        if (_plainAcks.Count == PlainAckQueueLength)
+        {
+            _plainAcks.Dequeue(); // superseded by the newer cumulative ACKs behind it
+        }
+
+        _plainAcks.Enqueue((seq, ack));
+    }
+
+    private void QueuePlainFinAck(in TouHeader header)
+    {
+        _plainFinAckPending = true;
+        _plainFinAckSeq = header.AcknowledgementNumber;
+        _plainFinAckAck = header.SequenceNumber + 1;
+    }
+
+    private void CheckPeerFin()
+    {
+        if (!_peerFinConsumed && _peerFinOffset >= 0 && _rcvNxt >= _peerFinOffset)
+        {
+            _peerFinConsumed = true;
+            _ackNow = true;
+            Log.PeerClosed(_logger, Id);
+            Raise(TouConnectionEvents.ReceiveCompleted | TouConnectionEvents.Readable);
+            MaybeFinishClose();
+        }
+    }
+
+    private void ArmKeepAlive(long nowUs)
+    {
+        _keepAliveDeadline = _options.KeepAliveInterval > TimeSpan.Zero
+            ? nowUs + TouTime.FromTimeSpan(_options.KeepAliveInterval)
+            : TouTime.Never;
+    }
+
+    private void Drop(DropReason reason)
+    {
+        Stats.PacketsDropped++;
+        Log.PacketDropped(_logger, Id, reason);
+    }
+}
+
+/// <summary>Why an incoming datagram was dropped.</summary>
+public enum DropReason
+{
+    Malformed,
+    Checksum,
+    OutOfWindow,
+    Unexpected,
+    OutOfOrderFull,
+    UnknownConnection,
+    ListenerFull,
+    NotListening,
+}

@@ -1,0 +1,565 @@
+using System.Buffers.Binary;
+using Tou.Protocol.Wire;
+
+namespace Tou.Protocol;
+
+public sealed partial class TouConnection
+{
+    private bool _synAckPending;
+    private bool _handshakeAckPending;
+    private int _rtoRetransmits;
+    private long _synSentUs;
+
+    /// <summary>Smallest buffer <see cref="PollTransmit"/> accepts.</summary>
+    public int MaxDatagramLength => Math.Max(_options.MaxDatagramSize, SeedMaxDatagram);
+
+    /// <summary>
+    /// Writes the next datagram this connection wants to send into <paramref name="buffer"/> and returns its
+    /// length, or 0 when there is nothing to send now (see <see cref="NextDeadline"/>).
+    /// </summary>
+    internal int PollTransmit(long nowUs, Span<byte> buffer)
+    {
+        if (buffer.Length < MaxDatagramLength)
+        {
+            throw new ArgumentException($"The transmit buffer needs at least {MaxDatagramLength} bytes; it has {buffer.Length}.", nameof(buffer));
+        }
+
+        int length = BuildNext(nowUs, buffer);
+        if (length > 0)
+        {
+            if (_agreed.Checksum)
+            {
+                length = Extensions.AppendChecksum(buffer, length);
+            }
+
+            Stats.PacketsSent++;
+            Stats.BytesSent += length;
+            if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace) && TouHeader.TryRead(buffer[..length], out var h))
+            {
+                Log.PacketSent(_logger, Id, h);
+            }
+        }
+
+        return length;
+    }
+
+    private int BuildNext(long nowUs, Span<byte> buffer)
+    {
+        switch (_phase)
+        {
+            case Phase.Released:
+                return 0;
+            case Phase.SynSent:
+                return _rstPending ? BuildRst(buffer) : BuildSyn(nowUs, buffer);
+            case Phase.SynReceived:
+                return _rstPending ? BuildRst(buffer) : BuildSynAck(nowUs, buffer);
+        }
+
+        if (_rstPending)
+        {
+            return BuildRst(buffer);
+        }
+
+        if (_handshakeAckPending)
+        {
+            _handshakeAckPending = false;
+            return FinishPacket(buffer, TouFlags.Ack, SendSeq(0), _receiveSeqBase.Value, 0, unscaledWindow: true);
+        }
+
+        if (_plainFinAckPending)
+        {
+            _plainFinAckPending = false;
+            return FinishPacket(buffer, TouFlags.Ack, new SequenceNumber(_plainFinAckSeq), _plainFinAckAck, 0);
+        }
+
+        if (_challengeAckPending)
+        {
+            _challengeAckPending = false;
+            Stats.ChallengeAcks++;
+            return BuildAck(buffer);
+        }
+
+        if (_phase == Phase.Established && CloseReason == TouCloseReason.None)
+        {
+            int n = BuildSegment(nowUs, buffer);
+            if (n > 0)
+            {
+                return n;
+            }
+
+            if (_pingPending)
+            {
+                _pingPending = false;
+                return BuildPing(buffer);
+            }
+        }
+
+        if (_ackNow || _plainAcks.Count > 0)
+        {
+            return BuildAck(buffer);
+        }
+
+        return 0;
+    }
+
+    private int BuildSyn(long nowUs, Span<byte> buffer)
+    {
+        if (!_synPending)
+        {
+            return 0;
+        }
+
+        _synPending = false;
+        _synSentUs = nowUs;
+        int payload = Extensions.WriteOffer(buffer[TouHeader.Size..], LocalOffer());
+        if (!_options.EnableExtensions)
+        {
+            payload = 0;
+        }
+
+        int length = WriteHeader(buffer, TouFlags.Syn, _iss, 0, payload, (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue));
+        return _options.EnableExtensions && _options.EnableChecksum ? Extensions.AppendChecksum(buffer, length) : length;
+    }
+
+    private bool _synPending = true;
+
+    private int BuildSynAck(long nowUs, Span<byte> buffer)
+    {
+        if (!_synAckPending)
+        {
+            return 0;
+        }
+
+        _synAckPending = false;
+        _synSentUs = nowUs;
+        int payload = 0;
+        if (_agreed.Extended)
+        {
+            payload = Extensions.WriteOffer(buffer[TouHeader.Size..], _agreed);
+        }
+
+        int length = WriteHeader(buffer, TouFlags.Syn | TouFlags.Ack, _iss, _receiveSeqBase.Value, payload, (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue));
+        return length; // the checksum trailer, if agreed, is added by PollTransmit
+    }
+
+    private int BuildRst(Span<byte> buffer)
+    {
+        _rstPending = false;
+        Stats.ResetsSent++;
+        int length = WriteHeader(buffer, TouFlags.Rst | TouFlags.Ack, _phase == Phase.SynSent ? _iss : SendSeq(_sndNxt), AckField, 0, 0);
+        if (CloseReason != TouCloseReason.None && _phase != Phase.TimeWait)
+        {
+            Release();
+        }
+
+        return length;
+    }
+
+    private int BuildAck(Span<byte> buffer)
+    {
+        ClearAckState();
+        if (_plainAcks.TryDequeue(out var plain))
+        {
+            // Seed style: seq = the acknum of the packet being acknowledged, ack = our state after it.
+            return FinishPacket(buffer, TouFlags.Ack, new SequenceNumber(plain.Seq), plain.Ack, 0);
+        }
+
+        int optionsLength = 0;
+        if (_agreed.Sack && _outOfOrder.Count > 0)
+        {
+            optionsLength = WriteSackOptions(buffer[TouHeader.Size..]);
+        }
+
+        var flags = TouFlags.Ack | (optionsLength > 0 ? TouFlags.Options : 0);
+        return FinishPacket(buffer, flags, SendSeq(_sndNxt + (_finSent ? 1 : 0)), AckField, optionsLength);
+    }
+
+    private int BuildPing(Span<byte> buffer)
+    {
+        Stats.ProbesSent++;
+        if (_agreed.Extended)
+        {
+            ClearAckState();
+            return FinishPacket(buffer, TouFlags.Ack | TouFlags.Ping, SendSeq(_sndNxt), AckField, 0);
+        }
+
+        // The seed's own probe: an empty data packet at the oldest unacknowledged byte, which it answers with an ACK.
+        return FinishPacket(buffer, TouFlags.None, SendSeq(_sndUna), AckField, 0);
+    }
+
+    /// <summary>Writes the SACK option block: the most recently changed block first, then the highest others.</summary>
+    private int WriteSackOptions(Span<byte> destination)
+    {
+        int blocks = Math.Min(_outOfOrder.Count, Extensions.MaxSackBlocks);
+        destination[0] = (byte)(2 + (blocks * 8));
+        destination[1] = Extensions.TlvSack;
+        destination[2] = (byte)(blocks * 8);
+        int n = 3;
+        int first = _outOfOrder.Count - 1;
+        for (int i = 0; i < _outOfOrder.Count; i++)
+        {
+            if (_outOfOrder.StartAt(i) <= _lastSackUpdateStart && _lastSackUpdateStart < _outOfOrder.EndAt(i))
+            {
+                first = i;
+            }
+        }
+
+        WriteBlock(destination, ref n, first);
+        for (int i = _outOfOrder.Count - 1, written = 1; i >= 0 && written < blocks; i--)
+        {
+            if (i != first)
+            {
+                WriteBlock(destination, ref n, i);
+                written++;
+            }
+        }
+
+        return n;
+
+        void WriteBlock(Span<byte> d, ref int at, int index)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(d[at..], ReceiveSeq(_outOfOrder.StartAt(index)).Value);
+            BinaryPrimitives.WriteUInt32BigEndian(d[(at + 4)..], ReceiveSeq(_outOfOrder.EndAt(index)).Value);
+            at += 8;
+        }
+    }
+
+    private void ClearAckState()
+    {
+        _ackNow = false;
+        _unackedSegments = 0;
+        _delayedAckDeadline = TouTime.Never;
+    }
+
+    /// <summary>A retransmission, new data or the FIN, as congestion control, flow control and pacing allow.</summary>
+    private int BuildSegment(long nowUs, Span<byte> buffer)
+    {
+        // 1. Retransmit the oldest segment declared lost.
+        if (HasLostSegments)
+        {
+            for (int i = 0; i < _segments.Count; i++)
+            {
+                ref var seg = ref _segments[i];
+                if (!seg.Is(SegmentState.Lost))
+                {
+                    continue;
+                }
+
+                if (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length))
+                {
+                    return 0;
+                }
+
+                seg.State = (seg.State | SegmentState.InFlight | SegmentState.Retransmitted) & ~SegmentState.Lost;
+                seg.SentUs = nowUs;
+                _bytesInFlight += seg.Length;
+                Stats.Retransmissions++;
+                Log.Retransmitting(_logger, Id, SendSeq(seg.Offset).Value, seg.Length, _inRecovery);
+                RecountLost();
+                ArmRto(nowUs);
+                return seg.Is(SegmentState.Fin) ? BuildFin(buffer, seg.Offset) : BuildData(buffer, seg.Offset, seg.Length);
+            }
+        }
+
+        // 2. New data within the peer's window.
+        long unsent = _written - _sndNxt;
+        if (unsent > 0)
+        {
+            long windowRoom = _sndUna + _peerWindow - _sndNxt;
+            int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, windowRoom));
+            if (length <= 0)
+            {
+                ArmPersist(nowUs);
+                return 0;
+            }
+
+            // Sender-side silly window avoidance: no small segment while a larger one could follow soon.
+            if (length < _sendMss && length < unsent && _bytesInFlight > 0)
+            {
+                return 0;
+            }
+
+            if (!CongestionAllows(length) || !PacingAllows(nowUs, length))
+            {
+                return 0;
+            }
+
+            long offset = _sndNxt;
+            _sndNxt += length;
+            _segments.Add(new SentSegment { Offset = offset, Length = length, SentUs = nowUs, State = SegmentState.InFlight });
+            _bytesInFlight += length;
+            Stats.DataPacketsSent++;
+            ArmRto(nowUs);
+            return BuildData(buffer, offset, length);
+        }
+
+        // 3. The FIN after all data.
+        if (_finQueued && !_finSent && _sndNxt == _written)
+        {
+            _finSent = true;
+            _segments.Add(new SentSegment { Offset = _sndNxt, Length = 0, SentUs = nowUs, State = SegmentState.InFlight | SegmentState.Fin });
+            ArmRto(nowUs);
+            Log.SendingFin(_logger, Id);
+            return BuildFin(buffer, _sndNxt);
+        }
+
+        return 0;
+    }
+
+    private bool CongestionAllows(int length) => _bytesInFlight == 0 || _bytesInFlight + length <= _congestion.CongestionWindow;
+
+    /// <summary>
+    /// Token bucket at 1.25 (2 in slow start) times cwnd/SRTT with a ten-segment burst, so a large window
+    /// leaves as a stream rather than a burst that overflows queues.
+    /// </summary>
+    private bool PacingAllows(long nowUs, int length)
+    {
+        if (!_options.EnablePacing || !_rtt.HasSample)
+        {
+            return true;
+        }
+
+        double gain = _congestion.InSlowStart ? 2.0 : 1.25;
+        double bytesPerUs = gain * _congestion.CongestionWindow / Math.Max(_rtt.SmoothedRttUs, 1);
+        double burst = 10.0 * _sendMss;
+        _pacingTokens = Math.Min(burst, _pacingTokens + ((nowUs - _pacingLastUs) * bytesPerUs));
+        _pacingLastUs = nowUs;
+        if (_pacingTokens >= length || _bytesInFlight == 0)
+        {
+            _pacingTokens -= length;
+            _pacingDeadline = TouTime.Never;
+            return true;
+        }
+
+        _pacingDeadline = nowUs + Math.Max(1, (long)Math.Ceiling((length - _pacingTokens) / bytesPerUs));
+        return false;
+    }
+
+    private int BuildData(Span<byte> buffer, long offset, int length)
+    {
+        _sendBuffer!.CopyTo(offset, buffer.Slice(TouHeader.Size, length));
+        if (_agreed.Extended)
+        {
+            // Data carries the acknowledgement; a SACK report still needs its own packet.
+            if (!(_agreed.Sack && _outOfOrder.Count > 0))
+            {
+                ClearAckState();
+            }
+
+            return FinishPacket(buffer, TouFlags.Ack, SendSeq(offset), AckField, length);
+        }
+
+        // The seed never puts data in an ACK-flagged packet.
+        return FinishPacket(buffer, TouFlags.None, SendSeq(offset), AckField, length);
+    }
+
+    private int BuildFin(Span<byte> buffer, long offset)
+    {
+        var flags = _agreed.Extended ? TouFlags.Fin | TouFlags.Ack : TouFlags.Fin;
+        if (_agreed.Extended)
+        {
+            ClearAckState();
+        }
+
+        return FinishPacket(buffer, flags, SendSeq(offset), AckField, 0);
+    }
+
+    private int FinishPacket(Span<byte> buffer, TouFlags flags, SequenceNumber seq, uint ack, int payloadLength, bool unscaledWindow = false)
+    {
+        long free = Math.Max(0, _rcvRead + ReceiveCapacity - _rcvNxt);
+        int shift = unscaledWindow ? 0 : _receiveShift;
+        ushort window = (ushort)Math.Min(free >> shift, ushort.MaxValue);
+        long rightEdge = _rcvNxt + ((long)window << shift);
+        if (rightEdge > _advertisedRightEdge)
+        {
+            _advertisedRightEdge = rightEdge;
+        }
+
+        return WriteHeader(buffer, flags, seq, ack, payloadLength, window);
+    }
+
+    private int WriteHeader(Span<byte> buffer, TouFlags flags, SequenceNumber seq, uint ack, int payloadLength, ushort window)
+    {
+        var header = new TouHeader
+        {
+            SourcePort = _endpoint?.LocalPort ?? 0,
+            DestinationPort = RemotePort,
+            SequenceNumber = seq.Value,
+            AcknowledgementNumber = ack,
+            Flags = flags,
+            Window = window,
+            PayloadLength = (ushort)payloadLength,
+            Mss = (uint)LocalMaxPayload,
+        };
+        header.Write(buffer);
+        return TouHeader.Size + payloadLength;
+    }
+
+    private ushort RemotePort => RemoteAddress.Family is System.Net.Sockets.AddressFamily.InterNetwork or System.Net.Sockets.AddressFamily.InterNetworkV6
+        ? (ushort)((RemoteAddress[2] << 8) | RemoteAddress[3])
+        : (ushort)0;
+
+    private void ArmRto(long nowUs)
+    {
+        if (_rtoDeadline == TouTime.Never)
+        {
+            _rtoDeadline = nowUs + _rtt.RtoUs;
+        }
+    }
+
+    private void ArmPersist(long nowUs)
+    {
+        if (_persistDeadline == TouTime.Never && _bytesInFlight == 0 && !HasLostSegments)
+        {
+            long interval = Math.Min(Math.Max(_rtt.RtoUs, 200_000) << Math.Min(_persistBackoff, 10), TouTime.FromTimeSpan(_options.MaxRto));
+            _persistDeadline = nowUs + interval;
+        }
+    }
+
+    /// <summary>Runs every timer that is due. The endpoint calls it when <see cref="NextDeadline"/> has passed.</summary>
+    internal void HandleTimeout(long nowUs)
+    {
+        if (_phase == Phase.Released)
+        {
+            return;
+        }
+
+        if (_phase == Phase.TimeWait)
+        {
+            if (nowUs >= _timeWaitDeadline)
+            {
+                Release();
+            }
+
+            return;
+        }
+
+        if (_phase is Phase.SynSent or Phase.SynReceived)
+        {
+            if (nowUs >= _handshakeDeadline)
+            {
+                Log.HandshakeFailed(_logger, Id, _rtoRetransmits);
+                EndConnection(TouCloseReason.HandshakeTimeout, linger: false);
+                return;
+            }
+
+            if (nowUs >= _rtoDeadline)
+            {
+                // SYN or SYN+ACK lost: send it again with exponential backoff.
+                _rtt.OnTimeout();
+                _rtoRetransmits++;
+                Stats.Retransmissions++;
+                _rtoDeadline = nowUs + _rtt.RtoUs;
+                if (_phase == Phase.SynSent)
+                {
+                    _synPending = true;
+                }
+                else
+                {
+                    _synAckPending = true;
+                }
+
+                Notify();
+            }
+
+            return;
+        }
+
+        if (CloseReason != TouCloseReason.None)
+        {
+            return;
+        }
+
+        if (_options.IdleTimeout > TimeSpan.Zero && nowUs >= _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout))
+        {
+            EndConnection(TouCloseReason.IdleTimeout, linger: false);
+            return;
+        }
+
+        if (nowUs >= _delayedAckDeadline)
+        {
+            _delayedAckDeadline = TouTime.Never;
+            _ackNow = true;
+        }
+
+        if (nowUs >= _lossTimerDeadline)
+        {
+            DetectLosses(nowUs, _sndUna);
+        }
+
+        if (nowUs >= _rtoDeadline)
+        {
+            OnRetransmissionTimeout(nowUs);
+            if (CloseReason != TouCloseReason.None)
+            {
+                return;
+            }
+        }
+
+        if (nowUs >= _persistDeadline)
+        {
+            _persistDeadline = TouTime.Never;
+            if (_written > _sndNxt && _sndUna + _peerWindow <= _sndNxt)
+            {
+                _pingPending = true;
+                _persistBackoff++;
+                Stats.ZeroWindowProbes++;
+            }
+        }
+
+        if (nowUs >= _keepAliveDeadline)
+        {
+            _keepAliveDeadline = nowUs + TouTime.FromTimeSpan(_options.KeepAliveInterval);
+            if (!HasOutstanding)
+            {
+                _pingPending = true;
+            }
+        }
+
+        if (nowUs >= _pacingDeadline)
+        {
+            _pacingDeadline = TouTime.Never;
+        }
+
+        Notify();
+    }
+
+    private void OnRetransmissionTimeout(long nowUs)
+    {
+        if (_segments.Count == 0 || (!HasOutstanding))
+        {
+            _rtoDeadline = TouTime.Never;
+            return;
+        }
+
+        _consecutiveRtos++;
+        Stats.RetransmissionTimeouts++;
+        if (_consecutiveRtos > _options.MaxRetransmissions)
+        {
+            Log.GivingUp(_logger, Id, _consecutiveRtos - 1);
+            _rstPending = true;
+            EndConnection(TouCloseReason.RetransmissionTimeout, linger: false);
+            return;
+        }
+
+        _rtt.OnTimeout();
+        for (int i = 0; i < _segments.Count; i++)
+        {
+            ref var seg = ref _segments[i];
+            if (!seg.Is(SegmentState.Sacked) && !seg.Is(SegmentState.Lost))
+            {
+                MarkLost(ref seg);
+            }
+        }
+
+        HasLostSegments = true;
+        _congestion.OnRetransmissionTimeout(nowUs);
+        _inRecovery = true;
+        _recoveryEnd = _sndNxt;
+        _recoveryAckMark = _sndUna;
+        _duplicateAcks = 0;
+        _pacingTokens = _sendMss;
+        _rtoDeadline = TouTime.Never; // re-armed by the retransmission
+        Log.RetransmissionTimeout(_logger, Id, _consecutiveRtos, _rtt.RtoUs);
+    }
+}

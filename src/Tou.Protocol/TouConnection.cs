@@ -1,0 +1,429 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Tou.Protocol.Buffers;
+using Tou.Protocol.Congestion;
+using Tou.Protocol.Wire;
+
+namespace Tou.Protocol;
+
+/// <summary>
+/// One TOU connection: a reliable, ordered, flow- and congestion-controlled byte stream in each direction.
+/// Sans-IO: it is fed datagrams (through its <see cref="TouEndpoint"/>), application reads and writes and
+/// the time, and produces datagrams and deadlines. Not thread-safe: one owner drives the endpoint and all
+/// its connections.
+/// </summary>
+/// <remarks>
+/// Internally both directions count bytes by 64-bit stream offset (offset 0 is the first data byte);
+/// 32-bit sequence numbers exist only at the wire edge, which makes the 2^32 wrap a non-event.
+/// </remarks>
+public sealed partial class TouConnection : IDisposable
+{
+    /// <summary>The seed's listener reads with a 1,024-byte buffer, so plain peers never get larger datagrams.</summary>
+    internal const int SeedMaxDatagram = 1024;
+    private const int MaxOutOfOrderRanges = 32;
+
+    private readonly TouOptions _options;
+    private readonly ILogger _logger;
+    private readonly bool _isClient;
+    private readonly RttEstimator _rtt;
+    private TouEndpoint? _endpoint;
+
+    private Phase _phase;
+    private ExtensionSet _agreed = ExtensionSet.Plain;
+    private ExtensionSet _peerOffer = ExtensionSet.Plain;
+    private int _receiveShift;  // applied to windows we advertise
+    private int _sendShift;     // applied to windows the peer advertises
+    private int _sendMss;       // data bytes per segment we send
+    private ICongestionController _congestion = null!;
+    private TouConnectionEvents _events;
+    private long _handshakeDeadline = TouTime.Never;
+    private long _lastReceiveUs;
+    private long _keepAliveDeadline = TouTime.Never;
+    private long _timeWaitDeadline = TouTime.Never;
+    private bool _rstPending;
+    private bool _disposed;
+
+    // --- send direction (offsets in our stream; sequence = _sendSeqBase + offset) ---
+    private SequenceNumber _iss;
+    private SequenceNumber _sendSeqBase;
+    private StreamBuffer? _sendBuffer;
+    private readonly SentSegmentQueue _segments = new();
+    private long _sndUna;         // oldest unacknowledged offset
+    private long _sndNxt;         // next new data offset to send
+    private long _written;        // bytes accepted from the application
+    private bool _finQueued;      // the application closed its side; FIN sits at offset _written
+    private bool _finSent;
+    private bool _finAcked;
+    private long _bytesInFlight;
+    private long _peerWindow;
+    private long _windowUpdateAckOffset = -1;
+    private long _windowUpdateSeqOffset = -1;
+    private long _rtoDeadline = TouTime.Never;
+    private long _persistDeadline = TouTime.Never;
+    private int _persistBackoff;
+    private long _lossTimerDeadline = TouTime.Never;
+    private int _consecutiveRtos;
+    private bool _inRecovery;
+    private long _recoveryEnd;
+    private int _duplicateAcks;
+    private long _rackSentUs = long.MinValue;
+    private long _rackRttUs;
+    private bool _pingPending;
+    private double _pacingTokens;
+    private long _pacingLastUs;
+    private long _pacingDeadline = TouTime.Never;
+
+    // --- receive direction ---
+    private SequenceNumber _irs;
+    private SequenceNumber _receiveSeqBase;
+    private StreamBuffer? _receiveBuffer;
+    private readonly RangeSet _outOfOrder = new(MaxOutOfOrderRanges);
+    private long _rcvNxt;          // next in-order offset expected
+    private long _rcvRead;         // offset the application has read up to
+    private long _peerFinOffset = -1;
+    private bool _peerFinConsumed;
+    private bool _ackNow;
+    private const int PlainAckQueueLength = 64;
+    private readonly Queue<(uint Seq, uint Ack)> _plainAcks = new(4);
+    private int _unackedSegments;
+    private long _delayedAckDeadline = TouTime.Never;
+    private long _advertisedRightEdge;
+    private long _lastSackUpdateStart = -1;
+    private bool _plainFinAckPending;
+    private uint _plainFinAckSeq;
+    private uint _plainFinAckAck;
+    private bool _challengeAckPending;
+
+    internal TouConnection(TouEndpoint? endpoint, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs)
+    {
+        _endpoint = endpoint;
+        RemoteAddress = remoteAddress;
+        _isClient = isClient;
+        _options = options;
+        _logger = logger;
+        _rtt = new RttEstimator(TouTime.FromTimeSpan(options.InitialRto), TouTime.FromTimeSpan(options.MinRto), TouTime.FromTimeSpan(options.MaxRto));
+        _iss = new SequenceNumber(options.IsnGenerator?.Invoke() ?? RandomIsn());
+        _lastReceiveUs = nowUs;
+        _handshakeDeadline = nowUs + TouTime.FromTimeSpan(options.HandshakeTimeout);
+        _phase = isClient ? Phase.SynSent : Phase.SynReceived;
+        Id = Interlocked.Increment(ref s_nextId);
+        Stats = new TouConnectionStats();
+    }
+
+    private enum Phase
+    {
+        SynSent,
+        SynReceived,
+        Established,
+        TimeWait,
+        Released,
+    }
+
+    private static long s_nextId;
+
+    /// <summary>Process-unique number of this connection (for logs).</summary>
+    public long Id { get; }
+
+    /// <summary>The peer's UDP address.</summary>
+    public SocketAddress RemoteAddress { get; }
+
+    public bool IsClient => _isClient;
+
+    public TouConnectionState State => _phase switch
+    {
+        Phase.SynSent or Phase.SynReceived => TouConnectionState.Connecting,
+        Phase.Established when CloseReason == TouCloseReason.None => TouConnectionState.Established,
+        _ => TouConnectionState.Closed,
+    };
+
+    public TouCloseReason CloseReason { get; private set; }
+
+    /// <summary>Whether the peer agreed to the extensions (otherwise it is a plain, seed-compatible peer).</summary>
+    public bool ExtensionsNegotiated => _agreed.Extended;
+
+    public bool SackNegotiated => _agreed.Sack;
+
+    public bool ChecksumNegotiated => _agreed.Checksum;
+
+    /// <summary>Data bytes per segment this side sends.</summary>
+    public int SendMss => _sendMss;
+
+    public TouConnectionStats Stats { get; }
+
+    public long SmoothedRttUs => _rtt.SmoothedRttUs;
+
+    public long CongestionWindow => _congestion?.CongestionWindow ?? 0;
+
+    public long BytesInFlight => _bytesInFlight;
+
+    /// <summary>Bytes the application may write now without being refused.</summary>
+    public int WritableBytes => CanWrite ? (int)Math.Max(0, _options.SendBufferSize - (_written - _sndUna)) : 0;
+
+    /// <summary>Bytes written and not yet acknowledged by the peer.</summary>
+    public long UnacknowledgedBytes => _written - _sndUna;
+
+    /// <summary>Total bytes the application has written.</summary>
+    public long BytesWritten => _written;
+
+    /// <summary>Bytes that can be read now.</summary>
+    public int ReadableBytes => (int)(_rcvNxt - _rcvRead);
+
+    /// <summary>True once the peer closed its side and the application has read everything.</summary>
+    public bool IsReadCompleted => _peerFinConsumed && _rcvRead == _rcvNxt;
+
+    /// <summary>True once the application closed its side and the peer acknowledged all data and the FIN.</summary>
+    public bool IsWriteCompleted => _finAcked;
+
+    /// <summary>Deadline at which the owner must call the endpoint's timeout handling, or <see cref="TouTime.Never"/>.</summary>
+    public long NextDeadline
+    {
+        get
+        {
+            if (_phase == Phase.Released)
+            {
+                return TouTime.Never;
+            }
+
+            long d = Math.Min(_rtoDeadline, _delayedAckDeadline);
+            d = Math.Min(d, _persistDeadline);
+            d = Math.Min(d, _lossTimerDeadline);
+            d = Math.Min(d, _keepAliveDeadline);
+            d = Math.Min(d, _timeWaitDeadline);
+            d = Math.Min(d, _pacingDeadline);
+            if (_phase is Phase.SynSent or Phase.SynReceived)
+            {
+                d = Math.Min(d, _handshakeDeadline);
+            }
+            else if (_phase == Phase.Established && _options.IdleTimeout > TimeSpan.Zero)
+            {
+                d = Math.Min(d, _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout));
+            }
+
+            return d;
+        }
+    }
+
+    internal bool IsReleased => _phase == Phase.Released;
+
+    // Bookkeeping of the endpoint (it owns these).
+    internal bool InTransmitQueue;
+    internal bool InEventQueue;
+    internal long ScheduledDeadline = TouTime.Never;
+
+    /// <summary>Returns and clears what changed since the last call.</summary>
+    public TouConnectionEvents TakeEvents()
+    {
+        var e = _events;
+        _events = TouConnectionEvents.None;
+        return e;
+    }
+
+    /// <summary>
+    /// Queues bytes for sending. Returns how many were accepted: fewer than offered when the send buffer is
+    /// full (backpressure; wait for <see cref="TouConnectionEvents.Writable"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The sending side was closed or the connection ended.</exception>
+    public int Write(ReadOnlySpan<byte> data)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_finQueued)
+        {
+            throw new InvalidOperationException("Cannot write after the sending side was closed with CloseSend().");
+        }
+
+        if (CloseReason != TouCloseReason.None)
+        {
+            throw new InvalidOperationException($"Cannot write to a connection that ended ({CloseReason}).");
+        }
+
+        int n = Math.Min(data.Length, WritableBytes);
+        if (n > 0)
+        {
+            _sendBuffer ??= new StreamBuffer(_options.SendBufferSize);
+            _sendBuffer.Write(_written, data[..n]);
+            _written += n;
+            Notify();
+        }
+
+        return n;
+    }
+
+    /// <summary>Copies up to <paramref name="destination"/>.Length received bytes, in order. Returns 0 when none are available.</summary>
+    public int Read(Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int n = (int)Math.Min(destination.Length, _rcvNxt - _rcvRead);
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        _receiveBuffer!.CopyTo(_rcvRead, destination[..n]);
+        Consume(n);
+        return n;
+    }
+
+    /// <summary>The next contiguous run of readable bytes without copying; call <see cref="Consume"/> after using them.</summary>
+    public ReadOnlySpan<byte> PeekReadable(int maxLength = int.MaxValue)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int n = (int)Math.Min(maxLength, _rcvNxt - _rcvRead);
+        return n == 0 ? default : _receiveBuffer!.GetSpan(_rcvRead, n);
+    }
+
+    /// <summary>Marks <paramref name="count"/> readable bytes as consumed, which opens the receive window.</summary>
+    public void Consume(int count)
+    {
+        if (count < 0 || count > _rcvNxt - _rcvRead)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), $"Can consume between 0 and {_rcvNxt - _rcvRead} bytes, not {count}.");
+        }
+
+        _rcvRead += count;
+        _receiveBuffer!.DiscardTo(_rcvRead);
+        if (_phase == Phase.Established && CloseReason == TouCloseReason.None && !_peerFinConsumed)
+        {
+            // Window update when the window grew by two segments or a quarter of the buffer, or reopened from (nearly) zero.
+            long window = _rcvRead + _receiveBuffer.Capacity - _rcvNxt;
+            long advertised = _advertisedRightEdge - _rcvNxt;
+            long growth = window - advertised;
+            if (growth >= Math.Min(2L * _sendMss, _receiveBuffer.Capacity / 4) || (advertised < _sendMss && window >= _sendMss))
+            {
+                _ackNow = true;
+                Notify();
+            }
+        }
+
+        if (IsReadCompleted)
+        {
+            MaybeFinishClose();
+        }
+    }
+
+    /// <summary>Closes the sending side gracefully: a FIN follows all written data. Reading goes on.</summary>
+    public void CloseSend()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_finQueued || CloseReason != TouCloseReason.None)
+        {
+            return;
+        }
+
+        _finQueued = true;
+        Notify();
+    }
+
+    /// <summary>Ends the connection at once: sends RST and discards everything buffered.</summary>
+    public void Abort()
+    {
+        if (_phase == Phase.Released || CloseReason != TouCloseReason.None)
+        {
+            return;
+        }
+
+        _rstPending = true;
+        EndConnection(TouCloseReason.Aborted, linger: false);
+        Notify();
+    }
+
+    /// <summary>Aborts the connection if it is still open and returns its buffers to the pool.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        Abort();
+        _disposed = true;
+        ReleaseBuffers();
+    }
+
+    private static uint RandomIsn()
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        RandomNumberGenerator.Fill(bytes);
+        return BitConverter.ToUInt32(bytes);
+    }
+
+    private void Notify() => _endpoint?.OnConnectionChanged(this);
+
+    private void Raise(TouConnectionEvents e)
+    {
+        _events |= e;
+        _endpoint?.OnConnectionEvent(this);
+    }
+
+    private bool CanWrite => !_finQueued && CloseReason == TouCloseReason.None && _phase is not Phase.Released;
+
+    private SequenceNumber SendSeq(long offset) => _sendSeqBase + (uint)offset;
+
+    private SequenceNumber ReceiveSeq(long offset) => _receiveSeqBase + (uint)offset;
+
+    private long SendOffset(SequenceNumber seq) => _sndUna + (seq - SendSeq(_sndUna));
+
+    private long ReceiveOffset(SequenceNumber seq) => _rcvNxt + (seq - ReceiveSeq(_rcvNxt));
+
+    /// <summary>Highest offset a valid acknowledgement may reach (the FIN counts one).</summary>
+    private long SendLimit => _sndNxt + (_finSent ? 1 : 0);
+
+    private uint AckField => ReceiveSeq(_rcvNxt).Value + (_peerFinConsumed && _agreed.Extended ? 1u : 0u);
+
+    private void EndConnection(TouCloseReason reason, bool linger)
+    {
+        if (CloseReason != TouCloseReason.None)
+        {
+            return;
+        }
+
+        var previous = State;
+        CloseReason = reason;
+        _rtoDeadline = _persistDeadline = _lossTimerDeadline = _delayedAckDeadline = _keepAliveDeadline = _pacingDeadline = TouTime.Never;
+        _handshakeDeadline = TouTime.Never;
+        if (reason != TouCloseReason.Graceful)
+        {
+            _segments.Clear();
+            _bytesInFlight = 0;
+            _sendBuffer?.Dispose();
+            _sendBuffer = null;
+        }
+
+        Stats.CloseReason = reason;
+        Log.ConnectionClosed(_logger, Id, reason, previous);
+        _phase = linger ? Phase.TimeWait : _rstPending ? _phase : Phase.Released;
+        if (linger)
+        {
+            // Stay to re-acknowledge a retransmitted FIN whose ACK was lost.
+            _timeWaitDeadline = _lastReceiveUs + Math.Max(2 * _rtt.RtoUs, 1_000_000);
+        }
+
+        Raise(TouConnectionEvents.Closed | TouConnectionEvents.Writable | TouConnectionEvents.Readable);
+    }
+
+    private void Release()
+    {
+        _phase = Phase.Released;
+        _timeWaitDeadline = TouTime.Never;
+        _sendBuffer?.Dispose();
+        _sendBuffer = null;
+        _segments.Clear();
+    }
+
+    private void ReleaseBuffers()
+    {
+        _sendBuffer?.Dispose();
+        _sendBuffer = null;
+        _receiveBuffer?.Dispose();
+        _receiveBuffer = null;
+        _rcvRead = _rcvNxt;
+    }
+
+    private void MaybeFinishClose()
+    {
+        if (_finAcked && _peerFinConsumed && CloseReason == TouCloseReason.None)
+        {
+            EndConnection(TouCloseReason.Graceful, linger: true);
+        }
+    }
+}

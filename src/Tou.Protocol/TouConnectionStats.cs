@@ -1,0 +1,53 @@
+namespace Tou.Protocol;
+
+/// <summary>Counters of one connection. Plain fields: read them from the thread that drives the engine.</summary>
+public sealed class TouConnectionStats
+{
+    public long PacketsSent { get; internal set; }
+    public long PacketsReceived { get; internal set; }
+    public long BytesSent { get; internal set; }
+    public long BytesReceived { get; internal set; }
+    public long DataPacketsSent { get; internal set; }
+
+    /// <summary>Application bytes the peer acknowledged.</summary>
+    public long BytesAcknowledged { get; internal set; }
+
+    /// <summary>Application bytes that became readable in order.</summary>
+    public long BytesDelivered { get; internal set; }
+
+    public long Retransmissions { get; internal set; }
+    public long RetransmissionTimeouts { get; internal set; }
+    public long SegmentsLost { get; internal set; }
+    public long CongestionEvents { get; internal set; }
+    public long RttSamples { get; internal set; }
+    public long ZeroWindowProbes { get; internal set; }
+    public long ProbesSent { get; internal set; }
+    public long ChallengeAcks { get; internal set; }
+    public long ResetsSent { get; internal set; }
+
+    /// <summary>Datagrams dropped as malformed, out of window, failing the checksum or unexpected.</summary>
+    public long PacketsDropped { get; internal set; }
+    public long DuplicateBytesReceived { get; internal set; }
+    public long BytesBeyondWindow { get; internal set; }
+    public long InvalidSackBlocks { get; internal set; }
+    public TouCloseReason CloseReason { get; internal set; }
+}
+
+/// <summary>Counters of an endpoint.</summary>
+public sealed class TouEndpointStats
+{
+    public long DatagramsReceived { get; internal set; }
+    public long DatagramsSent { get; internal set; }
+
+    /// <summary>Datagrams dropped before reaching a connection, by reason.</summary>
+    public long DroppedMalformed { get; internal set; }
+    public long DroppedUnknownConnection { get; internal set; }
+    public long DroppedChecksum { get; internal set; }
+    public long RefusedConnectionLimit { get; internal set; }
+    public long DroppedPendingHandshakeLimit { get; internal set; }
+    public long ResetsSent { get; internal set; }
+    public long ResetsSuppressed { get; internal set; }
+    public long ConnectionsAccepted { get; internal set; }
+    public long ConnectionsConnected { get; internal set; }
+    public long ConnectionsClosed { get; internal set; }
+}

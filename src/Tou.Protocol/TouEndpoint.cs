@@ -1,0 +1,381 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tou.Protocol.Wire;
+
+namespace Tou.Protocol;
+
+/// <summary>
+/// The per-endpoint part of the engine (one per UDP socket): it demultiplexes datagrams by remote address
+/// into connections, answers SYNs when listening, keeps one timer queue for all its connections and
+/// schedules their transmissions fairly. Sans-IO and single-owner: the caller feeds it datagrams and the
+/// time, and drains <see cref="PollTransmit"/> after every call until it returns 0.
+/// </summary>
+public sealed class TouEndpoint : IDisposable
+{
+    private const int MaxQueuedResets = 64;
+
+    private readonly TouOptions _options;
+    private readonly ILogger _logger;
+    private readonly Dictionary<SocketAddress, TouConnection> _connections = new();
+    private readonly Queue<TouConnection> _acceptQueue = new();
+    private readonly Queue<TouConnection> _transmitQueue = new();
+    private readonly Queue<TouConnection> _eventQueue = new();
+    private readonly PriorityQueue<TouConnection, long> _timers = new();
+    private readonly Queue<(SocketAddress To, TouHeader Header)> _resets = new();
+    private int _pendingHandshakes;
+    private bool _disposed;
+
+    public TouEndpoint(TouOptions? options = null, ILogger? logger = null)
+    {
+        _options = (options ?? new TouOptions()).Clone();
+        _options.Validate();
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Whether incoming SYNs create connections.</summary>
+    public bool IsListening { get; set; }
+
+    /// <summary>The UDP port written into headers as the source port (informational on the wire).</summary>
+    public ushort LocalPort { get; set; }
+
+    public TouEndpointStats Stats { get; } = new();
+
+    /// <summary>Connections held now (handshaking, established or lingering after close).</summary>
+    public int ConnectionCount => _connections.Count;
+
+    public int PendingHandshakes => _pendingHandshakes;
+
+    /// <summary>The earliest time <see cref="HandleTimeouts"/> must be called, or <see cref="TouTime.Never"/>.</summary>
+    public long NextDeadline
+    {
+        get
+        {
+            while (_timers.TryPeek(out var connection, out long deadline))
+            {
+                if (connection.ScheduledDeadline == deadline && !connection.IsReleased)
+                {
+                    return deadline;
+                }
+
+                _timers.Dequeue(); // stale entry: the connection was rescheduled or released
+            }
+
+            return TouTime.Never;
+        }
+    }
+
+    /// <summary>Opens a connection to <paramref name="remote"/>; the handshake starts with the next <see cref="PollTransmit"/>.</summary>
+    /// <exception cref="InvalidOperationException">A live connection to that address exists already.</exception>
+    public TouConnection Connect(long nowUs, SocketAddress remote)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_connections.TryGetValue(remote, out var existing))
+        {
+            if (existing.State != TouConnectionState.Closed)
+            {
+                throw new InvalidOperationException($"This endpoint already has a connection to {remote}; TOU demultiplexes by remote address, so use another local endpoint.");
+            }
+
+            Remove(existing);
+        }
+
+        if (_connections.Count >= _options.MaxConnections)
+        {
+            throw new InvalidOperationException($"This endpoint holds TouOptions.MaxConnections ({_options.MaxConnections}) connections already.");
+        }
+
+        var key = CopyAddress(remote);
+        var connection = new TouConnection(this, key, isClient: true, _options, _logger, nowUs);
+        _connections.Add(key, connection);
+        connection.StartConnect(nowUs);
+        Stats.ConnectionsConnected++;
+        OnConnectionChanged(connection);
+        return connection;
+    }
+
+    /// <summary>The next incoming connection whose handshake completed, or null.</summary>
+    public TouConnection? Accept() => _acceptQueue.TryDequeue(out var c) ? c : null;
+
+    /// <summary>The next connection with events to deliver (see <see cref="TouConnection.TakeEvents"/>), or null.</summary>
+    public TouConnection? PollEvents()
+    {
+        while (_eventQueue.TryDequeue(out var connection))
+        {
+            connection.InEventQueue = false;
+            return connection;
+        }
+
+        return null;
+    }
+
+    /// <summary>Handles one datagram received from <paramref name="remote"/>. Never throws for bad input: it is dropped and counted.</summary>
+    public void HandleDatagram(long nowUs, SocketAddress remote, ReadOnlySpan<byte> datagram)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        if (_disposed)
+        {
+            return;
+        }
+
+        Stats.DatagramsReceived++;
+        if (_connections.TryGetValue(remote, out var connection))
+        {
+            if (connection.State == TouConnectionState.Closed && IsFreshSyn(datagram, connection))
+            {
+                Remove(connection); // a new connection from an address whose old one is over
+            }
+            else
+            {
+                connection.HandleDatagram(nowUs, datagram);
+                AfterActivity(connection);
+                return;
+            }
+        }
+
+        if (!TouHeader.TryRead(datagram, out var header) || (header.Flags & ~TouFlags.KnownMask) != 0)
+        {
+            Stats.DroppedMalformed++;
+            Log.EndpointDropped(_logger, remote, DropReason.Malformed);
+            return;
+        }
+
+        if (header.Flags == TouFlags.Syn)
+        {
+            HandleSyn(nowUs, remote, header, datagram);
+            return;
+        }
+
+        // Not ours: answer with RST (never an RST to an RST) so a peer that lost its state learns quickly.
+        Stats.DroppedUnknownConnection++;
+        Log.EndpointDropped(_logger, remote, DropReason.UnknownConnection);
+        if ((header.Flags & TouFlags.Rst) == 0)
+        {
+            QueueReset(remote, header);
+        }
+    }
+
+    private static bool IsFreshSyn(ReadOnlySpan<byte> datagram, TouConnection old) =>
+        TouHeader.TryRead(datagram, out var h) && h.Flags == TouFlags.Syn && !old.IsClient;
+
+    private void HandleSyn(long nowUs, SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram)
+    {
+        if (!IsListening)
+        {
+            Log.EndpointDropped(_logger, remote, DropReason.NotListening);
+            QueueReset(remote, header);
+            return;
+        }
+
+        var payload = datagram.Slice(TouHeader.Size, header.PayloadLength);
+        var offer = Extensions.ReadOffer(payload);
+        if (datagram.Length > TouHeader.Size + header.PayloadLength && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        {
+            // Trailing bytes after a SYN are the checksum of a peer offering one; if it does not match, the SYN was damaged.
+            Stats.DroppedChecksum++;
+            Log.EndpointDropped(_logger, remote, DropReason.Checksum);
+            return;
+        }
+
+        if (_connections.Count >= _options.MaxConnections || _acceptQueue.Count >= _options.AcceptBacklog)
+        {
+            Stats.RefusedConnectionLimit++;
+            Log.EndpointDropped(_logger, remote, DropReason.ListenerFull);
+            QueueReset(remote, header);
+            return;
+        }
+
+        if (_pendingHandshakes >= _options.MaxPendingHandshakes)
+        {
+            Stats.DroppedPendingHandshakeLimit++;
+            Log.EndpointDropped(_logger, remote, DropReason.ListenerFull);
+            return;
+        }
+
+        var key = CopyAddress(remote);
+        var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs);
+        _connections.Add(key, connection);
+        _pendingHandshakes++;
+        connection.AcceptSyn(nowUs, header, payload, offer);
+        OnConnectionChanged(connection);
+    }
+
+    /// <summary>Runs the timers that are due.</summary>
+    public void HandleTimeouts(long nowUs)
+    {
+        while (_timers.TryPeek(out var connection, out long deadline) && deadline <= nowUs)
+        {
+            _timers.Dequeue();
+            if (connection.ScheduledDeadline != deadline || connection.IsReleased)
+            {
+                continue;
+            }
+
+            connection.ScheduledDeadline = TouTime.Never;
+            connection.HandleTimeout(nowUs);
+            AfterActivity(connection);
+        }
+    }
+
+    /// <summary>
+    /// Writes the next datagram to send into <paramref name="buffer"/> (at least 65,535 bytes is always enough)
+    /// and returns its length and destination; 0 when there is nothing to send now.
+    /// </summary>
+    public int PollTransmit(long nowUs, Span<byte> buffer, out SocketAddress? destination)
+    {
+        if (_resets.TryDequeue(out var reset))
+        {
+            reset.Header.Write(buffer);
+            destination = reset.To;
+            Stats.DatagramsSent++;
+            Stats.ResetsSent++;
+            return TouHeader.Size;
+        }
+
+        while (_transmitQueue.TryDequeue(out var connection))
+        {
+            connection.InTransmitQueue = false;
+            int length = connection.PollTransmit(nowUs, buffer);
+            AfterActivity(connection);
+            if (length > 0)
+            {
+                // Round robin: a connection with more to send goes to the back of the queue.
+                if (!connection.IsReleased && !connection.InTransmitQueue)
+                {
+                    connection.InTransmitQueue = true;
+                    _transmitQueue.Enqueue(connection);
+                }
+
+                destination = connection.RemoteAddress;
+                Stats.DatagramsSent++;
+                return length;
+            }
+        }
+
+        destination = null;
+        return 0;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var connection in _connections.Values)
+        {
+            connection.Dispose();
+        }
+
+        _connections.Clear();
+        _timers.Clear();
+        _transmitQueue.Clear();
+        _acceptQueue.Clear();
+    }
+
+    internal void OnConnectionChanged(TouConnection connection)
+    {
+        if (!connection.InTransmitQueue && !connection.IsReleased)
+        {
+            connection.InTransmitQueue = true;
+            _transmitQueue.Enqueue(connection);
+        }
+
+        Reschedule(connection);
+    }
+
+    internal void OnConnectionEvent(TouConnection connection)
+    {
+        if (!connection.InEventQueue)
+        {
+            connection.InEventQueue = true;
+            _eventQueue.Enqueue(connection);
+        }
+    }
+
+    internal void OnEstablished(TouConnection connection)
+    {
+        if (!connection.IsClient)
+        {
+            _pendingHandshakes--;
+            Stats.ConnectionsAccepted++;
+            _acceptQueue.Enqueue(connection);
+        }
+    }
+
+    private void AfterActivity(TouConnection connection)
+    {
+        if (connection.IsReleased)
+        {
+            Remove(connection);
+            return;
+        }
+
+        Reschedule(connection);
+    }
+
+    private void Reschedule(TouConnection connection)
+    {
+        // Lazy deletion: only an earlier deadline is pushed; a stale later entry is skipped when it surfaces.
+        long deadline = connection.NextDeadline;
+        if (deadline < connection.ScheduledDeadline)
+        {
+            connection.ScheduledDeadline = deadline;
+            _timers.Enqueue(connection, deadline);
+        }
+        else if (connection.ScheduledDeadline == TouTime.Never && deadline != TouTime.Never)
+        {
+            connection.ScheduledDeadline = deadline;
+            _timers.Enqueue(connection, deadline);
+        }
+    }
+
+    private void Remove(TouConnection connection)
+    {
+        if (_connections.TryGetValue(connection.RemoteAddress, out var held) && ReferenceEquals(held, connection))
+        {
+            _connections.Remove(connection.RemoteAddress);
+            Stats.ConnectionsClosed++;
+            if (!connection.IsClient && connection.CloseReason != TouCloseReason.None && !connection.WasEstablished)
+            {
+                _pendingHandshakes--;
+            }
+        }
+
+        connection.ScheduledDeadline = TouTime.Never;
+    }
+
+    private void QueueReset(SocketAddress remote, in TouHeader incoming)
+    {
+        if (_resets.Count >= MaxQueuedResets)
+        {
+            Stats.ResetsSuppressed++;
+            return;
+        }
+
+        // RFC 793 style: the RST takes its sequence number from the incoming ACK so the peer accepts it.
+        bool isSyn = (incoming.Flags & TouFlags.Syn) != 0;
+        var rst = new TouHeader
+        {
+            SourcePort = LocalPort,
+            DestinationPort = incoming.SourcePort,
+            SequenceNumber = isSyn ? 0 : incoming.AcknowledgementNumber,
+            AcknowledgementNumber = incoming.SequenceNumber + incoming.PayloadLength + (isSyn ? 1u : 0u),
+            Flags = TouFlags.Rst | TouFlags.Ack,
+            Window = 0,
+            PayloadLength = 0,
+            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.ChecksumSize),
+        };
+        _resets.Enqueue((CopyAddress(remote), rst));
+    }
+
+    private static SocketAddress CopyAddress(SocketAddress address)
+    {
+        var copy = new SocketAddress(address.Family, address.Size);
+        address.Buffer.Span.CopyTo(copy.Buffer.Span);
+        return copy;
+    }
+}
