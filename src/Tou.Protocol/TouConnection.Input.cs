@@ -883,7 +883,7 @@ public sealed partial class TouConnection
         if (!_peerFinConsumed && _peerFinOffset >= 0 && _rcvNxt >= _peerFinOffset)
         {
             _peerFinConsumed = true;
-            _ackNow = true;
+            _ackNow |= _agreed.Extended; // a plain peer's FIN has its own seed-style ACK queued already
             Log.PeerClosed(_logger, Id);
             Raise(TouConnectionEvents.ReceiveCompleted | TouConnectionEvents.Readable);
             MaybeFinishClose();

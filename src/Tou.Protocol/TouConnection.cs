@@ -285,7 +285,7 @@ public sealed partial class TouConnection : IDisposable
         if (_phase == Phase.Established && CloseReason == TouCloseReason.None && !_peerFinConsumed)
         {
             // Window update when the window grew by two segments or a quarter of the buffer, or reopened from (nearly) zero.
-            long window = _rcvRead + _receiveBuffer.Capacity - _rcvNxt;
+            long window = Math.Min(_rcvRead + _receiveBuffer.Capacity - _rcvNxt, (long)ushort.MaxValue << _receiveShift);
             long advertised = _advertisedRightEdge - _rcvNxt;
             long growth = window - advertised;
             if (growth >= Math.Min(2L * _sendMss, _receiveBuffer.Capacity / 4) || (advertised < _sendMss && window >= _sendMss))
