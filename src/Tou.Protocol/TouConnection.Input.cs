@@ -772,7 +772,7 @@ public sealed partial class TouConnection
 
         if (offset == _rcvNxt)
         {
-            _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize);
+            _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
             _receiveBuffer.Write(offset, data);
             _rcvNxt = end;
             bool filledHole = _outOfOrder.Count > 0;
@@ -812,7 +812,7 @@ public sealed partial class TouConnection
                     return;
                 }
 
-                _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize);
+                _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
                 _receiveBuffer.Write(offset, data);
                 _lastSackUpdateStart = offset;
             }

@@ -27,6 +27,7 @@ public sealed partial class TouConnection : IDisposable
     private readonly ILogger _logger;
     private readonly bool _isClient;
     private readonly RttEstimator _rtt;
+    private readonly ChunkPool _chunkPool;
     private TouEndpoint? _endpoint;
 
     private Phase _phase;
@@ -95,8 +96,9 @@ public sealed partial class TouConnection : IDisposable
     private uint _plainFinAckAck;
     private bool _challengeAckPending;
 
-    internal TouConnection(TouEndpoint? endpoint, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs)
+    internal TouConnection(TouEndpoint? endpoint, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
     {
+        _chunkPool = chunkPool;
         _endpoint = endpoint;
         RemoteAddress = remoteAddress;
         _isClient = isClient;
@@ -210,6 +212,7 @@ public sealed partial class TouConnection : IDisposable
     internal bool InTransmitQueue;
     internal bool InEventQueue;
     internal long ScheduledDeadline = TouTime.Never;
+    internal int TimerIndex = -1;
 
     /// <summary>Returns and clears what changed since the last call.</summary>
     public TouConnectionEvents TakeEvents()
@@ -240,7 +243,7 @@ public sealed partial class TouConnection : IDisposable
         int n = Math.Min(data.Length, WritableBytes);
         if (n > 0)
         {
-            _sendBuffer ??= new StreamBuffer(_options.SendBufferSize);
+            _sendBuffer ??= new StreamBuffer(_options.SendBufferSize, _chunkPool);
             _sendBuffer.Write(_written, data[..n]);
             _written += n;
             Notify();

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tou.Protocol.Buffers;
 using Tou.Protocol.Wire;
 
 namespace Tou.Protocol;
@@ -21,8 +22,9 @@ public sealed class TouEndpoint : IDisposable
     private readonly Queue<TouConnection> _acceptQueue = new();
     private readonly Queue<TouConnection> _transmitQueue = new();
     private readonly Queue<TouConnection> _eventQueue = new();
-    private readonly PriorityQueue<TouConnection, long> _timers = new();
+    private readonly TimerHeap _timers = new();
     private readonly Queue<(SocketAddress To, TouHeader Header)> _resets = new();
+    private readonly ChunkPool _chunkPool = new(maxRetained: 1024); // up to 16 MiB of free chunks kept for reuse
     private int _pendingHandshakes;
     private bool _disposed;
 
@@ -47,23 +49,7 @@ public sealed class TouEndpoint : IDisposable
     public int PendingHandshakes => _pendingHandshakes;
 
     /// <summary>The earliest time <see cref="HandleTimeouts"/> must be called, or <see cref="TouTime.Never"/>.</summary>
-    public long NextDeadline
-    {
-        get
-        {
-            while (_timers.TryPeek(out var connection, out long deadline))
-            {
-                if (connection.ScheduledDeadline == deadline && !connection.IsReleased)
-                {
-                    return deadline;
-                }
-
-                _timers.Dequeue(); // stale entry: the connection was rescheduled or released
-            }
-
-            return TouTime.Never;
-        }
-    }
+    public long NextDeadline => _timers.TryPeek(out _, out long deadline) ? deadline : TouTime.Never;
 
     /// <summary>Opens a connection to <paramref name="remote"/>; the handshake starts with the next <see cref="PollTransmit"/>.</summary>
     /// <exception cref="InvalidOperationException">A live connection to that address exists already.</exception>
@@ -87,7 +73,7 @@ public sealed class TouEndpoint : IDisposable
         }
 
         var key = CopyAddress(remote);
-        var connection = new TouConnection(this, key, isClient: true, _options, _logger, nowUs);
+        var connection = new TouConnection(this, key, isClient: true, _options, _logger, nowUs, _chunkPool);
         _connections.Add(key, connection);
         connection.StartConnect(nowUs);
         Stats.ConnectionsConnected++;
@@ -194,7 +180,7 @@ public sealed class TouEndpoint : IDisposable
         }
 
         var key = CopyAddress(remote);
-        var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs);
+        var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs, _chunkPool);
         _connections.Add(key, connection);
         _pendingHandshakes++;
         connection.AcceptSyn(nowUs, header, payload, offer);
@@ -204,15 +190,10 @@ public sealed class TouEndpoint : IDisposable
     /// <summary>Runs the timers that are due.</summary>
     public void HandleTimeouts(long nowUs)
     {
-        while (_timers.TryPeek(out var connection, out long deadline) && deadline <= nowUs)
+        // Bounded: each connection runs at most once per call even if its new deadline is already due.
+        for (int budget = _timers.Count; budget > 0 && _timers.TryPeek(out var connection, out long deadline) && deadline <= nowUs; budget--)
         {
-            _timers.Dequeue();
-            if (connection.ScheduledDeadline != deadline || connection.IsReleased)
-            {
-                continue;
-            }
-
-            connection.ScheduledDeadline = TouTime.Never;
+            _timers.Update(connection, TouTime.Never);
             connection.HandleTimeout(nowUs);
             AfterActivity(connection);
         }
@@ -317,21 +298,7 @@ public sealed class TouEndpoint : IDisposable
         Reschedule(connection);
     }
 
-    private void Reschedule(TouConnection connection)
-    {
-        // Lazy deletion: only an earlier deadline is pushed; a stale later entry is skipped when it surfaces.
-        long deadline = connection.NextDeadline;
-        if (deadline < connection.ScheduledDeadline)
-        {
-            connection.ScheduledDeadline = deadline;
-            _timers.Enqueue(connection, deadline);
-        }
-        else if (connection.ScheduledDeadline == TouTime.Never && deadline != TouTime.Never)
-        {
-            connection.ScheduledDeadline = deadline;
-            _timers.Enqueue(connection, deadline);
-        }
-    }
+    private void Reschedule(TouConnection connection) => _timers.Update(connection, connection.IsReleased ? TouTime.Never : connection.NextDeadline);
 
     private void Remove(TouConnection connection)
     {
@@ -345,7 +312,7 @@ public sealed class TouEndpoint : IDisposable
             }
         }
 
-        connection.ScheduledDeadline = TouTime.Never;
+        _timers.Update(connection, TouTime.Never);
     }
 
     private void QueueReset(SocketAddress remote, in TouHeader incoming)

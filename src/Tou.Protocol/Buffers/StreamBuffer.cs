@@ -1,9 +1,7 @@
-using System.Buffers;
-
 namespace Tou.Protocol.Buffers;
 
 /// <summary>
-/// Bytes of one stream direction addressed by 64-bit stream offset, held in pooled chunks that are rented
+/// Bytes of one stream direction addressed by 64-bit stream offset, held in chunks from a <see cref="ChunkPool"/> that are rented
 /// when first written and returned as soon as the data below them is discarded, so an idle connection
 /// holds no buffer memory at all. Offsets in [<see cref="Start"/>, <see cref="Start"/> + capacity) are
 /// addressable; writes may land anywhere in that range (out-of-order data), reads go from the start.
@@ -14,13 +12,15 @@ internal sealed class StreamBuffer : IDisposable
     internal const int ChunkSize = 1 << ChunkShift;
     private const int ChunkMask = ChunkSize - 1;
 
+    private readonly ChunkPool _pool;
     private readonly byte[]?[] _chunks;
     private readonly int _slotMask;
     private long _start;
     private int _rentedChunks;
 
-    public StreamBuffer(int capacity)
+    public StreamBuffer(int capacity, ChunkPool pool)
     {
+        _pool = pool;
         // One spare chunk so a capacity that is not chunk-aligned still fits when Start is mid-chunk.
         int slots = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((capacity + ChunkSize - 1) / ChunkSize + 1));
         _chunks = new byte[]?[slots];
@@ -108,7 +108,7 @@ internal sealed class StreamBuffer : IDisposable
         {
             _chunks[slot] = null;
             _rentedChunks--;
-            ArrayPool<byte>.Shared.Return(chunk);
+            _pool.Return(chunk);
         }
     }
 
@@ -117,7 +117,7 @@ internal sealed class StreamBuffer : IDisposable
         ref byte[]? slot = ref _chunks[(int)(offset >> ChunkShift) & _slotMask];
         if (slot is null)
         {
-            slot = ArrayPool<byte>.Shared.Rent(ChunkSize);
+            slot = _pool.Rent();
             _rentedChunks++;
         }
 
