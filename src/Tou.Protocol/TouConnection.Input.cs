@@ -165,7 +165,10 @@ public sealed partial class TouConnection
 
         var offer = Extensions.ReadOffer(payload);
         var local = LocalOffer();
-        if (local.Checksum && offer.Extended && offer.Checksum && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        // A trailer that is present must verify, and a server that accepts the checksum must send one:
+        // otherwise a damaged SYN+ACK could leave the two sides disagreeing about it.
+        bool hasTrailer = datagram.Length > TouHeader.Size + header.PayloadLength;
+        if ((hasTrailer && !Extensions.VerifyChecksum(datagram, header.PayloadLength)) || (offer.Checksum && !hasTrailer))
         {
             Drop(DropReason.Checksum);
             return;
