@@ -398,7 +398,9 @@ public sealed partial class TouConnection
 
     private void HandleRst(long seqOffset, long windowEnd)
     {
-        if (_agreed.Extended && seqOffset != _rcvNxt)
+        // The exact edge is our acknowledgement number, which counts the peer's FIN once consumed.
+        long edge = _rcvNxt + (_peerFinConsumed ? 1 : 0);
+        if (_agreed.Extended && seqOffset != edge)
         {
             // RFC 5961: an RST that is in the window but not exactly at its edge earns a challenge ACK.
             if (seqOffset >= _rcvNxt && seqOffset < windowEnd)
@@ -423,7 +425,10 @@ public sealed partial class TouConnection
             return;
         }
 
-        EndConnection(TouCloseReason.ResetByPeer, linger: false);
+        // Both sides closed and all our data arrived; only our FIN's ACK was lost and the peer has
+        // already forgotten the connection (TCP's LAST-ACK): that is a graceful end, not a reset.
+        bool onlyFinUnacknowledged = _peerFinConsumed && _finSent && _sndUna == _written;
+        EndConnection(onlyFinUnacknowledged ? TouCloseReason.Graceful : TouCloseReason.ResetByPeer, linger: false);
     }
 
     /// <summary>Processes the acknowledgement part of a packet. Returns false when the packet must be dropped.</summary>
@@ -468,13 +473,15 @@ public sealed partial class TouConnection
 
         long deliveredBytes = 0;
         long newestDeliveredSentUs = long.MinValue;
+        long newestDeliveredEnd = long.MinValue;
         long rttSampleUs = -1;
 
         if (ackOffset > _sndUna)
         {
-            deliveredBytes += AcknowledgeUpTo(ackOffset, nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+            deliveredBytes += AcknowledgeUpTo(ackOffset, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
             _duplicateAcks = 0;
             _consecutiveRtos = 0;
+            _rtt.ResetBackoff(); // progress: the path works, even if Karn's rule gave no new sample
         }
         else if (ackOffset == _sndUna && dataLength == 0 && !windowChanged && _segments.Count > 0 && options.IsEmpty
                  && (header.Flags & (TouFlags.Fin | TouFlags.Ping)) == 0)
@@ -484,7 +491,7 @@ public sealed partial class TouConnection
 
         if (_agreed.Sack && !options.IsEmpty)
         {
-            deliveredBytes += ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+            deliveredBytes += ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
         }
 
         if (rttSampleUs >= 0)
@@ -493,9 +500,10 @@ public sealed partial class TouConnection
             Stats.RttSamples++;
         }
 
-        if (newestDeliveredSentUs > _rackSentUs)
+        if (newestDeliveredSentUs > _rackSentUs || (newestDeliveredSentUs == _rackSentUs && newestDeliveredEnd > _rackEnd))
         {
             _rackSentUs = newestDeliveredSentUs;
+            _rackEnd = newestDeliveredEnd;
             _rackRttUs = nowUs - newestDeliveredSentUs;
         }
 
@@ -535,7 +543,7 @@ public sealed partial class TouConnection
 
     private bool HasLostSegments { get; set; }
 
-    private long AcknowledgeUpTo(long ackOffset, long nowUs, ref long newestDeliveredSentUs, ref long rttSampleUs)
+    private long AcknowledgeUpTo(long ackOffset, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
     {
         long delivered = 0;
         while (_segments.Count > 0)
@@ -563,7 +571,7 @@ public sealed partial class TouConnection
             if (!seg.Is(SegmentState.Sacked))
             {
                 delivered += seg.Length;
-                NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+                NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
             }
 
             if (seg.Is(SegmentState.InFlight))
@@ -583,11 +591,13 @@ public sealed partial class TouConnection
         return delivered;
     }
 
-    private static void NoteDelivered(in SentSegment seg, long nowUs, ref long newestDeliveredSentUs, ref long rttSampleUs)
+    private static void NoteDelivered(in SentSegment seg, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
     {
-        if (seg.SentUs > newestDeliveredSentUs)
+        // RACK orders transmissions by (send time, end offset): a flight leaves within one microsecond.
+        if (seg.SentUs > newestDeliveredSentUs || (seg.SentUs == newestDeliveredSentUs && seg.End > newestDeliveredEnd))
         {
             newestDeliveredSentUs = seg.SentUs;
+            newestDeliveredEnd = seg.End;
             if (!seg.Is(SegmentState.Retransmitted))
             {
                 rttSampleUs = nowUs - seg.SentUs; // Karn: only segments sent once give samples
@@ -595,7 +605,7 @@ public sealed partial class TouConnection
         }
     }
 
-    private long ApplySack(ReadOnlySpan<byte> blocks, long nowUs, ref long newestDeliveredSentUs, ref long rttSampleUs)
+    private long ApplySack(ReadOnlySpan<byte> blocks, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
     {
         long delivered = 0;
         for (int b = 0; b + 8 <= blocks.Length; b += 8)
@@ -625,7 +635,7 @@ public sealed partial class TouConnection
 
                     seg.State = (seg.State | SegmentState.Sacked) & ~(SegmentState.InFlight | SegmentState.Lost);
                     delivered += seg.Length;
-                    NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref rttSampleUs);
+                    NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
                 }
             }
         }
@@ -666,7 +676,7 @@ public sealed partial class TouConnection
                     continue;
                 }
 
-                if (!seg.Is(SegmentState.InFlight) || seg.SentUs > _rackSentUs)
+                if (!seg.Is(SegmentState.InFlight) || seg.SentUs > _rackSentUs || (seg.SentUs == _rackSentUs && seg.End > _rackEnd))
                 {
                     continue;
                 }
@@ -718,6 +728,7 @@ public sealed partial class TouConnection
     }
 
     private long _recoveryAckMark;
+    private long _rackEnd = long.MinValue;
 
     private void MarkLost(ref SentSegment seg)
     {
@@ -839,7 +850,9 @@ public sealed partial class TouConnection
 
             if (_peerFinOffset < 0)
             {
-                _peerFinOffset = Math.Max(_rcvNxt, _outOfOrder.Count > 0 ? _outOfOrder.HighestEnd : _rcvNxt);
+                // A stale number points at or below what arrived; the true one (a Tou.Kestrel peer) is the end itself.
+                long received = Math.Max(_rcvNxt, _outOfOrder.Count > 0 ? _outOfOrder.HighestEnd : _rcvNxt);
+                _peerFinOffset = Math.Max(received, staleOrCurrent);
             }
 
             QueuePlainFinAck(header);

@@ -294,7 +294,9 @@ public sealed partial class TouConnection
         }
 
         // 3. The FIN after all data.
-        if (_finQueued && !_finSent && _sndNxt == _written)
+        // A plain (seed) peer ignores the FIN's number and ends the stream where its data ends, so it gets
+        // the FIN only once all data is acknowledged.
+        if (_finQueued && !_finSent && _sndNxt == _written && (_agreed.Extended || _sndUna == _written))
         {
             _finSent = true;
             _segments.Add(new SentSegment { Offset = _sndNxt, Length = 0, SentUs = nowUs, State = SegmentState.InFlight | SegmentState.Fin });

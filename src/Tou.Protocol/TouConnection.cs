@@ -208,6 +208,12 @@ public sealed partial class TouConnection : IDisposable
 
     internal bool IsReleased => _phase == Phase.Released;
 
+    /// <summary>Time the peer was last heard from.</summary>
+    internal long LastActivityUs => _lastReceiveUs;
+
+    internal ClosedConnection ClosedRecord(long expiresUs) =>
+        new(SendSeq(SendLimit).Value, AckField, _agreed.Extended, _agreed.Checksum, expiresUs);
+
     // Bookkeeping of the endpoint (it owns these).
     internal bool InTransmitQueue;
     internal bool InEventQueue;

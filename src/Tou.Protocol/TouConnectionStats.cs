@@ -47,6 +47,9 @@ public sealed class TouEndpointStats
     public long DroppedPendingHandshakeLimit { get; internal set; }
     public long ResetsSent { get; internal set; }
     public long ResetsSuppressed { get; internal set; }
+
+    /// <summary>FINs or data repeated by peers of connections that had closed gracefully, acknowledged from the recently-closed table.</summary>
+    public long LatePacketsAcknowledged { get; internal set; }
     public long ConnectionsAccepted { get; internal set; }
     public long ConnectionsConnected { get; internal set; }
     public long ConnectionsClosed { get; internal set; }

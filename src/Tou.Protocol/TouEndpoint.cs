@@ -14,7 +14,9 @@ namespace Tou.Protocol;
 /// </summary>
 public sealed class TouEndpoint : IDisposable
 {
-    private const int MaxQueuedResets = 64;
+    private const int MaxQueuedControlPackets = 64;
+    private const int MaxRecentlyClosed = 4096;
+    private static readonly long RecentlyClosedLifetimeUs = TouTime.FromTimeSpan(TimeSpan.FromSeconds(60));
 
     private readonly TouOptions _options;
     private readonly ILogger _logger;
@@ -23,7 +25,9 @@ public sealed class TouEndpoint : IDisposable
     private readonly Queue<TouConnection> _transmitQueue = new();
     private readonly Queue<TouConnection> _eventQueue = new();
     private readonly TimerHeap _timers = new();
-    private readonly Queue<(SocketAddress To, TouHeader Header)> _resets = new();
+    private readonly Queue<(SocketAddress To, TouHeader Header, bool Checksum)> _controlPackets = new();
+    private readonly Dictionary<SocketAddress, ClosedConnection> _recentlyClosed = new();
+    private readonly Queue<(SocketAddress Address, long ExpiresUs)> _recentlyClosedOrder = new();
     private readonly ChunkPool _chunkPool = new(maxRetained: 1024); // up to 16 MiB of free chunks kept for reuse
     private int _pendingHandshakes;
     private bool _disposed;
@@ -129,7 +133,22 @@ public sealed class TouEndpoint : IDisposable
 
         if (header.Flags == TouFlags.Syn)
         {
+            _recentlyClosed.Remove(remote);
             HandleSyn(nowUs, remote, header, datagram);
+            return;
+        }
+
+        if (_recentlyClosed.TryGetValue(remote, out var closed) && closed.ExpiresUs > nowUs)
+        {
+            // A connection that closed gracefully here: the peer missed our last ACK and repeats its FIN or
+            // data. Acknowledge everything again (TCP's TIME-WAIT, kept as a small record, not the connection).
+            bool pureAck = header.Flags == TouFlags.Ack && header.PayloadLength == 0;
+            if ((header.Flags & TouFlags.Rst) == 0 && !pureAck)
+            {
+                Stats.LatePacketsAcknowledged++;
+                QueueControl(remote, closed.AckFor(header, LocalPort), closed.Checksum);
+            }
+
             return;
         }
 
@@ -205,13 +224,13 @@ public sealed class TouEndpoint : IDisposable
     /// </summary>
     public int PollTransmit(long nowUs, Span<byte> buffer, out SocketAddress? destination)
     {
-        if (_resets.TryDequeue(out var reset))
+        if (_controlPackets.TryDequeue(out var control))
         {
-            reset.Header.Write(buffer);
-            destination = reset.To;
+            control.Header.Write(buffer);
+            destination = control.To;
             Stats.DatagramsSent++;
-            Stats.ResetsSent++;
-            return TouHeader.Size;
+            Stats.ResetsSent += (control.Header.Flags & TouFlags.Rst) != 0 ? 1 : 0;
+            return control.Checksum ? Extensions.AppendChecksum(buffer, TouHeader.Size) : TouHeader.Size;
         }
 
         while (_transmitQueue.TryDequeue(out var connection))
@@ -305,6 +324,11 @@ public sealed class TouEndpoint : IDisposable
         if (_connections.TryGetValue(connection.RemoteAddress, out var held) && ReferenceEquals(held, connection))
         {
             _connections.Remove(connection.RemoteAddress);
+            if (connection.CloseReason == TouCloseReason.Graceful)
+            {
+                RememberClosed(connection);
+            }
+
             Stats.ConnectionsClosed++;
             if (!connection.IsClient && connection.CloseReason != TouCloseReason.None && !connection.WasEstablished)
             {
@@ -315,13 +339,36 @@ public sealed class TouEndpoint : IDisposable
         _timers.Update(connection, TouTime.Never);
     }
 
-    private void QueueReset(SocketAddress remote, in TouHeader incoming)
+    private void RememberClosed(TouConnection connection)
     {
-        if (_resets.Count >= MaxQueuedResets)
+        long now = connection.LastActivityUs;
+        while (_recentlyClosedOrder.TryPeek(out var oldest) && (oldest.ExpiresUs <= now || _recentlyClosed.Count >= MaxRecentlyClosed))
+        {
+            _recentlyClosedOrder.Dequeue();
+            if (_recentlyClosed.TryGetValue(oldest.Address, out var record) && record.ExpiresUs == oldest.ExpiresUs)
+            {
+                _recentlyClosed.Remove(oldest.Address);
+            }
+        }
+
+        var record2 = connection.ClosedRecord(now + RecentlyClosedLifetimeUs);
+        _recentlyClosed[connection.RemoteAddress] = record2;
+        _recentlyClosedOrder.Enqueue((connection.RemoteAddress, record2.ExpiresUs));
+    }
+
+    private void QueueControl(SocketAddress remote, in TouHeader header, bool checksum)
+    {
+        if (_controlPackets.Count >= MaxQueuedControlPackets)
         {
             Stats.ResetsSuppressed++;
             return;
         }
+
+        _controlPackets.Enqueue((CopyAddress(remote), header, checksum));
+    }
+
+    private void QueueReset(SocketAddress remote, in TouHeader incoming)
+    {
 
         // RFC 793 style: the RST takes its sequence number from the incoming ACK so the peer accepts it.
         bool isSyn = (incoming.Flags & TouFlags.Syn) != 0;
@@ -330,13 +377,13 @@ public sealed class TouEndpoint : IDisposable
             SourcePort = LocalPort,
             DestinationPort = incoming.SourcePort,
             SequenceNumber = isSyn ? 0 : incoming.AcknowledgementNumber,
-            AcknowledgementNumber = incoming.SequenceNumber + incoming.PayloadLength + (isSyn ? 1u : 0u),
+            AcknowledgementNumber = incoming.SequenceNumber + incoming.PayloadLength + ((incoming.Flags & (TouFlags.Syn | TouFlags.Fin)) != 0 ? 1u : 0u),
             Flags = TouFlags.Rst | TouFlags.Ack,
             Window = 0,
             PayloadLength = 0,
             Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.ChecksumSize),
         };
-        _resets.Enqueue((CopyAddress(remote), rst));
+        QueueControl(remote, rst, checksum: false);
     }
 
     private static SocketAddress CopyAddress(SocketAddress address)
@@ -345,4 +392,20 @@ public sealed class TouEndpoint : IDisposable
         address.Buffer.Span.CopyTo(copy.Buffer.Span);
         return copy;
     }
+}
+
+/// <summary>What an endpoint remembers of a gracefully closed connection to acknowledge a late FIN or retransmission.</summary>
+internal readonly record struct ClosedConnection(uint Seq, uint Ack, bool Extended, bool Checksum, long ExpiresUs)
+{
+    public TouHeader AckFor(in TouHeader late, ushort localPort) => new()
+    {
+        SourcePort = localPort,
+        DestinationPort = late.SourcePort,
+        // Plain peers get the seed's acknowledgements: seq = the packet's acknum, and for a FIN ack = its seqnum + 1.
+        SequenceNumber = Extended ? Seq : late.AcknowledgementNumber,
+        AcknowledgementNumber = Extended || (late.Flags & TouFlags.Fin) == 0 ? Ack : late.SequenceNumber + 1,
+        Flags = TouFlags.Ack,
+        Window = 0,
+        Mss = 0,
+    };
 }
