@@ -498,6 +498,7 @@ public sealed partial class TouConnection
         {
             _rtt.AddSample(rttSampleUs);
             Stats.RttSamples++;
+            _endpoint?.RttSampled?.Invoke(rttSampleUs);
         }
 
         if (newestDeliveredSentUs > _rackSentUs || (newestDeliveredSentUs == _rackSentUs && newestDeliveredEnd > _rackEnd))

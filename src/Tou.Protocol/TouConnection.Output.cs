@@ -254,6 +254,7 @@ public sealed partial class TouConnection
                 seg.SentUs = nowUs;
                 _bytesInFlight += seg.Length;
                 Stats.Retransmissions++;
+                _endpoint?.OnRetransmission();
                 Log.Retransmitting(_logger, Id, SendSeq(seg.Offset).Value, seg.Length, _inRecovery);
                 RecountLost();
                 ArmRto(nowUs);

@@ -127,6 +127,9 @@ public sealed partial class TouConnection : IDisposable
     /// <summary>Process-unique number of this connection (for logs).</summary>
     public long Id { get; }
 
+    /// <summary>Free slot for the host (the I/O layer keeps its connection object here).</summary>
+    public object? Context { get; set; }
+
     /// <summary>The peer's UDP address.</summary>
     public SocketAddress RemoteAddress { get; }
 

@@ -53,4 +53,7 @@ public sealed class TouEndpointStats
     public long ConnectionsAccepted { get; internal set; }
     public long ConnectionsConnected { get; internal set; }
     public long ConnectionsClosed { get; internal set; }
+
+    /// <summary>Segments retransmitted, all connections together.</summary>
+    public long Retransmissions { get; internal set; }
 }

@@ -47,6 +47,27 @@ public sealed class TouEndpoint : IDisposable
 
     public TouEndpointStats Stats { get; } = new();
 
+    /// <summary>Called with every RTT sample (µs) of any connection, for metrics. Runs on the engine's owner.</summary>
+    public Action<long>? RttSampled { get; set; }
+
+    /// <summary>Called for every retransmitted segment of any connection, for metrics.</summary>
+    public Action? Retransmitted { get; set; }
+
+    internal void OnRetransmission()
+    {
+        Stats.Retransmissions++;
+        Retransmitted?.Invoke();
+    }
+
+    /// <summary>Aborts every connection (each sends RST on the next <see cref="PollTransmit"/>); used when the host shuts down.</summary>
+    public void AbortAll()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            connection.Abort();
+        }
+    }
+
     /// <summary>Connections held now (handshaking, established or lingering after close).</summary>
     public int ConnectionCount => _connections.Count;
 
@@ -377,7 +398,8 @@ public sealed class TouEndpoint : IDisposable
             SourcePort = LocalPort,
             DestinationPort = incoming.SourcePort,
             SequenceNumber = isSyn ? 0 : incoming.AcknowledgementNumber,
-            AcknowledgementNumber = incoming.SequenceNumber + incoming.PayloadLength + ((incoming.Flags & (TouFlags.Syn | TouFlags.Fin)) != 0 ? 1u : 0u),
+            // A SYN's payload is its extension offer, not data: the SYN itself counts one.
+            AcknowledgementNumber = isSyn ? incoming.SequenceNumber + 1 : incoming.SequenceNumber + incoming.PayloadLength + ((incoming.Flags & TouFlags.Fin) != 0 ? 1u : 0u),
             Flags = TouFlags.Rst | TouFlags.Ack,
             Window = 0,
             PayloadLength = 0,

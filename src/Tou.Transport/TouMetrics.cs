@@ -1,0 +1,74 @@
+using System.Diagnostics.Metrics;
+using Tou.Protocol;
+
+namespace Tou.Transport;
+
+/// <summary>
+/// The "Tou" meter, readable by dotnet-counters (<c>dotnet-counters monitor --counters Tou</c>) and OpenTelemetry
+/// (<c>AddMeter("Tou")</c>). Recording costs next to nothing while nobody listens.
+/// </summary>
+public static class TouMetrics
+{
+    /// <summary>Name of the meter.</summary>
+    public const string MeterName = "Tou";
+
+    private static readonly Meter s_meter = new(MeterName, "1.0");
+    private static readonly UpDownCounter<long> s_activeConnections = s_meter.CreateUpDownCounter<long>("tou.connections.active", "{connection}", "Open TOU connections.");
+    private static readonly Counter<long> s_openedConnections = s_meter.CreateCounter<long>("tou.connections.opened", "{connection}", "TOU connections established, by direction.");
+    private static readonly Counter<long> s_closedConnections = s_meter.CreateCounter<long>("tou.connections.closed", "{connection}", "TOU connections ended, by reason.");
+    private static readonly Counter<long> s_datagramsSent = s_meter.CreateCounter<long>("tou.datagrams.sent", "{datagram}", "UDP datagrams sent.");
+    private static readonly Counter<long> s_datagramsReceived = s_meter.CreateCounter<long>("tou.datagrams.received", "{datagram}", "UDP datagrams received.");
+    private static readonly Counter<long> s_bytesSent = s_meter.CreateCounter<long>("tou.bytes.sent", "By", "UDP payload bytes sent (headers included).");
+    private static readonly Counter<long> s_bytesReceived = s_meter.CreateCounter<long>("tou.bytes.received", "By", "UDP payload bytes received (headers included).");
+    private static readonly Counter<long> s_retransmissions = s_meter.CreateCounter<long>("tou.retransmissions", "{segment}", "Segments sent again.");
+    private static readonly Histogram<double> s_rtt = s_meter.CreateHistogram<double>("tou.rtt", "ms", "Round-trip time samples.");
+    private static readonly UpDownCounter<long> s_endpoints = s_meter.CreateUpDownCounter<long>("tou.endpoints.active", "{socket}", "Bound TOU UDP sockets.");
+
+    internal static void EndpointOpened() => s_endpoints.Add(1);
+
+    internal static void EndpointClosed() => s_endpoints.Add(-1);
+
+    internal static void ConnectionOpened(bool isClient)
+    {
+        s_activeConnections.Add(1);
+        s_openedConnections.Add(1, new KeyValuePair<string, object?>("direction", isClient ? "outbound" : "inbound"));
+    }
+
+    internal static void ConnectionClosed(TouCloseReason reason)
+    {
+        if (reason is not TouCloseReason.Refused and not TouCloseReason.HandshakeTimeout)
+        {
+            s_activeConnections.Add(-1);
+        }
+
+        s_closedConnections.Add(1, new KeyValuePair<string, object?>("reason", ReasonName(reason)));
+    }
+
+    internal static void DatagramSent(int bytes)
+    {
+        s_datagramsSent.Add(1);
+        s_bytesSent.Add(bytes);
+    }
+
+    internal static void DatagramReceived(int bytes)
+    {
+        s_datagramsReceived.Add(1);
+        s_bytesReceived.Add(bytes);
+    }
+
+    internal static void RttSampled(long micros) => s_rtt.Record(micros / 1000.0);
+
+    internal static void Retransmitted() => s_retransmissions.Add(1);
+
+    private static string ReasonName(TouCloseReason reason) => reason switch
+    {
+        TouCloseReason.Graceful => "graceful",
+        TouCloseReason.ResetByPeer => "reset_by_peer",
+        TouCloseReason.Aborted => "aborted",
+        TouCloseReason.Refused => "refused",
+        TouCloseReason.HandshakeTimeout => "handshake_timeout",
+        TouCloseReason.RetransmissionTimeout => "retransmission_timeout",
+        TouCloseReason.IdleTimeout => "idle_timeout",
+        _ => "none",
+    };
+}

@@ -1,0 +1,410 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tou.Protocol;
+
+namespace Tou.Transport;
+
+/// <summary>
+/// One UDP socket and the TOU endpoint engine behind it: a receive loop feeds datagrams in, one timer per
+/// endpoint (not per connection) runs the engine's deadlines, and every engine call ends by sending what
+/// the engine produced. The engine is single-owner; here the owner is whoever holds the endpoint's gate,
+/// held only for the engine call and the sends it produces.
+/// </summary>
+public sealed partial class TouSocketEndpoint : IAsyncDisposable
+{
+    private readonly object _gate = new();
+    private readonly Socket _socket;
+    private readonly TouEndpoint _engine;
+    private readonly ILogger _logger;
+    private readonly byte[] _transmitBuffer = GC.AllocateArray<byte>(65_536, pinned: true);
+    private readonly Timer _timer;
+    private readonly Channel<TouSocketConnection> _accepted = Channel.CreateUnbounded<TouSocketConnection>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
+    private readonly CancellationTokenSource _shutdown = new();
+    private readonly List<(TouSocketConnection Connection, long DeadlineUs)> _orphans = new();
+    private readonly Task _receiveLoop;
+    private long _timerDueUs = TouTime.Never;
+    private bool _disposed;
+
+    private TouSocketEndpoint(Socket socket, TouTransportOptions options, ILoggerFactory loggerFactory, bool listen)
+    {
+        _socket = socket;
+        Options = options;
+        _logger = loggerFactory.CreateLogger("Tou.Transport");
+        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
+        {
+            IsListening = listen,
+            LocalPort = (ushort)LocalEndPoint.Port,
+            RttSampled = TouMetrics.RttSampled,
+            Retransmitted = TouMetrics.Retransmitted,
+        };
+        _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        TouMetrics.EndpointOpened();
+    }
+
+    internal TouTransportOptions Options { get; }
+
+    /// <summary>The address and port the socket is bound to (the port is the real one when 0 was asked).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Whether incoming connections are accepted.</summary>
+    public bool IsListening
+    {
+        get { lock (_gate) { return _engine.IsListening; } }
+    }
+
+    /// <summary>Connections this endpoint holds now.</summary>
+    public int ConnectionCount
+    {
+        get { lock (_gate) { return _engine.ConnectionCount; } }
+    }
+
+    /// <summary>Runs <paramref name="read"/> on the engine's counters under the endpoint's lock.</summary>
+    public T ReadStats<T>(Func<TouEndpointStats, T> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        lock (_gate)
+        {
+            return read(_engine.Stats);
+        }
+    }
+
+    /// <summary>
+    /// Binds a UDP socket. An IPv6 "any" address also accepts IPv4 (dual mode).
+    /// </summary>
+    /// <exception cref="SocketException">The address is in use (<see cref="SocketError.AddressAlreadyInUse"/>) or cannot be bound.</exception>
+    public static TouSocketEndpoint Bind(IPEndPoint localEndPoint, TouTransportOptions? options = null, ILoggerFactory? loggerFactory = null, bool listen = false)
+    {
+        ArgumentNullException.ThrowIfNull(localEndPoint);
+        options ??= new TouTransportOptions();
+        options.Validate();
+        var socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (localEndPoint.AddressFamily == AddressFamily.InterNetworkV6 && localEndPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            if (options.SocketReceiveBufferSize > 0)
+            {
+                socket.ReceiveBufferSize = options.SocketReceiveBufferSize;
+            }
+
+            if (options.SocketSendBufferSize > 0)
+            {
+                socket.SendBufferSize = options.SocketSendBufferSize;
+            }
+
+            socket.Bind(localEndPoint);
+            return new TouSocketEndpoint(socket, options, loggerFactory ?? NullLoggerFactory.Instance, listen);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the next incoming connection; null once the endpoint is disposed.</summary>
+    public async ValueTask<TouSocketConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _accepted.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Stops accepting new connections (established ones go on).</summary>
+    public void StopListening()
+    {
+        lock (_gate)
+        {
+            _engine.IsListening = false;
+        }
+
+        _accepted.Writer.TryComplete();
+    }
+
+    /// <summary>
+    /// Opens a connection to <paramref name="remote"/> and completes when the handshake has.
+    /// </summary>
+    /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout.</exception>
+    public async Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_socket.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork)
+        {
+            remote = new IPEndPoint(remote.Address.MapToIPv6(), remote.Port);
+        }
+        else if (_socket.AddressFamily == AddressFamily.InterNetwork && remote.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            throw new ArgumentException($"Cannot reach the IPv6 address {remote} from a socket bound to IPv4 {LocalEndPoint}.", nameof(remote));
+        }
+
+        TouSocketConnection connection;
+        lock (_gate)
+        {
+            long now = Now();
+            var engineConnection = _engine.Connect(now, remote.Serialize());
+            connection = new TouSocketConnection(this, engineConnection, LocalEndPoint, remote);
+            engineConnection.Context = connection;
+            AfterEngineWork(now);
+        }
+
+        using (cancellationToken.UnsafeRegister(static s => ((TouSocketConnection)s!).Abort(null), connection))
+        {
+            try
+            {
+                await connection.ConnectedTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                connection.Abort(null);
+                throw;
+            }
+        }
+
+        return connection;
+    }
+
+    /// <summary>Runs <paramref name="action"/> on the engine under the gate, then sends and dispatches what it produced.</summary>
+    internal void Run<TState>(TState state, Action<TState> action)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            action(state);
+            AfterEngineWork(Now());
+        }
+    }
+
+    internal T Run<TState, T>(TState state, Func<TState, T> action)
+    {
+        lock (_gate)
+        {
+            var result = action(state);
+            if (!_disposed)
+            {
+                AfterEngineWork(Now());
+            }
+
+            return result;
+        }
+    }
+
+    internal void AddOrphan(TouSocketConnection connection)
+    {
+        lock (_gate)
+        {
+            _orphans.Add((connection, Now() + TouTime.FromTimeSpan(Options.OrphanTimeout)));
+            RescheduleTimer(Now());
+        }
+    }
+
+    /// <summary>Test hook: the socket vanishes without sending anything, as if its host lost power.</summary>
+    internal void SimulateCrashForTests()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+        }
+
+        _shutdown.Cancel();
+        _timer.Dispose();
+        _socket.Dispose();
+    }
+
+    internal static long Now() => TouTime.FromStopwatchTimestamp(Stopwatch.GetTimestamp());
+
+    private async Task ReceiveLoopAsync()
+    {
+        var buffer = GC.AllocateArray<byte>(65_536, pinned: true);
+        var address = new SocketAddress(_socket.AddressFamily);
+        var token = _shutdown.Token;
+        while (!token.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, address, token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException ex)
+            {
+                // ICMP errors surface on some platforms as a failed receive; the socket itself is fine.
+                Log.ReceiveFailed(_logger, ex.SocketErrorCode);
+                continue;
+            }
+
+            TouMetrics.DatagramReceived(received);
+            lock (_gate)
+            {
+                if (_disposed)
+                {
+                    break;
+                }
+
+                long now = Now();
+                _engine.HandleDatagram(now, address, buffer.AsSpan(0, received));
+                AfterEngineWork(now);
+            }
+        }
+    }
+
+    private void OnTimer()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _timerDueUs = TouTime.Never;
+            long now = Now();
+            _engine.HandleTimeouts(now);
+            for (int i = _orphans.Count - 1; i >= 0; i--)
+            {
+                var (connection, deadline) = _orphans[i];
+                if (connection.IsClosed)
+                {
+                    _orphans.RemoveAt(i);
+                }
+                else if (now >= deadline)
+                {
+                    _orphans.RemoveAt(i);
+                    connection.AbortLocked();
+                }
+            }
+
+            AfterEngineWork(now);
+        }
+    }
+
+    /// <summary>Sends what the engine produced, hands out accepted connections and events, re-arms the timer. Caller holds the gate.</summary>
+    private void AfterEngineWork(long now)
+    {
+        Flush(now);
+        while (_engine.Accept() is { } accepted)
+        {
+            var remote = (IPEndPoint)LocalEndPoint.Create(accepted.RemoteAddress);
+            var connection = new TouSocketConnection(this, accepted, LocalEndPoint, remote);
+            accepted.Context = connection;
+            if (!_accepted.Writer.TryWrite(connection))
+            {
+                accepted.Abort(); // not listening any more
+            }
+        }
+
+        while (_engine.PollEvents() is { } changed)
+        {
+            var events = changed.TakeEvents();
+            if (changed.Context is TouSocketConnection connection)
+            {
+                connection.OnEvents(events);
+            }
+        }
+
+        Flush(now); // event handlers may have consumed data and opened the window
+        RescheduleTimer(now);
+    }
+
+    private void Flush(long now)
+    {
+        int length;
+        while ((length = _engine.PollTransmit(now, _transmitBuffer, out var destination)) > 0)
+        {
+            try
+            {
+                _socket.SendTo(_transmitBuffer.AsSpan(0, length), SocketFlags.None, destination!);
+                TouMetrics.DatagramSent(length);
+            }
+            catch (SocketException ex)
+            {
+                Log.SendFailed(_logger, ex.SocketErrorCode);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void RescheduleTimer(long now)
+    {
+        long due = _engine.NextDeadline;
+        foreach (var (_, deadline) in _orphans)
+        {
+            due = Math.Min(due, deadline);
+        }
+
+        // A later deadline leaves the earlier timer in place: it fires, finds nothing due and re-arms.
+        if (due == TouTime.Never || due >= _timerDueUs)
+        {
+            return;
+        }
+
+        _timerDueUs = due;
+        long delayMs = Math.Max(0, (due - now + 999) / 1000);
+        _timer.Change(delayMs, Timeout.Infinite);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _engine.IsListening = false;
+            _engine.AbortAll();
+            Flush(Now()); // the RSTs of whatever was still open
+            _engine.Dispose();
+        }
+
+        _accepted.Writer.TryComplete();
+        await _shutdown.CancelAsync().ConfigureAwait(false);
+        await _timer.DisposeAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        try
+        {
+            await _receiveLoop.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+        }
+
+        _shutdown.Dispose();
+        TouMetrics.EndpointClosed();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(100, LogLevel.Debug, "TOU socket receive failed: {Error}")]
+        public static partial void ReceiveFailed(ILogger logger, SocketError error);
+
+        [LoggerMessage(101, LogLevel.Debug, "TOU socket send failed: {Error}")]
+        public static partial void SendFailed(ILogger logger, SocketError error);
+    }
+}

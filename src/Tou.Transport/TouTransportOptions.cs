@@ -1,0 +1,65 @@
+using System.Buffers;
+using Tou.Protocol;
+
+namespace Tou.Transport;
+
+/// <summary>Settings of the UDP I/O layer; <see cref="Protocol"/> holds the engine's.</summary>
+public sealed class TouTransportOptions
+{
+    /// <summary>The protocol engine's settings (buffers, timers, extensions, limits).</summary>
+    public TouOptions Protocol { get; set; } = new();
+
+    /// <summary>Kernel receive buffer of each UDP socket (SO_RCVBUF); bursts beyond it are lost by the kernel.</summary>
+    public int SocketReceiveBufferSize { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Kernel send buffer of each UDP socket (SO_SNDBUF).</summary>
+    public int SocketSendBufferSize { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Pool for the pipes' memory; Kestrel passes its own.</summary>
+    public MemoryPool<byte>? MemoryPool { get; set; }
+
+    /// <summary>Unread bytes the application-facing input pipe holds before the transport stops filling it
+    /// (then the engine's receive buffer fills and the advertised window closes).</summary>
+    public long InputPauseThreshold { get; set; } = 1024 * 1024;
+
+    /// <summary>Unsent bytes the application may have written before its FlushAsync waits.</summary>
+    public long OutputPauseThreshold { get; set; } = 1024 * 1024;
+
+    /// <summary>After the application disposed a connection, how long its FIN exchange may take before the
+    /// connection is aborted (like Linux's tcp_fin_timeout).</summary>
+    public TimeSpan OrphanTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Creates the exception an application sees when a connection ends abnormally; the Kestrel glue
+    /// plugs in ConnectionResetException and ConnectionAbortedException.</summary>
+    public Func<TouCloseReason, string, Exception> ExceptionFactory { get; set; } =
+        static (reason, message) => new TouConnectionException(reason, message);
+
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Protocol, nameof(Protocol));
+        Protocol.Validate();
+        if (SocketReceiveBufferSize < 0 || SocketSendBufferSize < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SocketReceiveBufferSize), "TouTransportOptions socket buffer sizes must not be negative (0 keeps the system default).");
+        }
+
+        if (InputPauseThreshold < 1 || OutputPauseThreshold < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(InputPauseThreshold), "TouTransportOptions pause thresholds must be positive.");
+        }
+
+        if (OrphanTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(OrphanTimeout), "TouTransportOptions.OrphanTimeout must not be negative.");
+        }
+    }
+}
+
+/// <summary>A TOU connection ended abnormally (reset, aborted, timed out or refused).</summary>
+public sealed class TouConnectionException : IOException
+{
+    public TouConnectionException(TouCloseReason reason, string message)
+        : base(message) => Reason = reason;
+
+    public TouCloseReason Reason { get; }
+}
