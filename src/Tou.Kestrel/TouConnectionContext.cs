@@ -1,0 +1,85 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Tou.Transport;
+
+namespace Tou.Kestrel;
+
+/// <summary>
+/// A TOU connection as ASP.NET Core sees it: a <see cref="ConnectionContext"/> whose transport is the
+/// connection's duplex pipe, with the features Kestrel and middleware use.
+/// </summary>
+internal sealed class TouConnectionContext : ConnectionContext,
+    IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature,
+    IConnectionEndPointFeature, IMemoryPoolFeature
+{
+    private readonly TouSocketConnection _connection;
+    private readonly Func<ValueTask>? _onDisposed;
+    private IDictionary<object, object?>? _items;
+    private int _disposed;
+
+    public TouConnectionContext(TouSocketConnection connection, MemoryPool<byte> memoryPool, Func<ValueTask>? onDisposed = null)
+    {
+        _connection = connection;
+        _onDisposed = onDisposed;
+        MemoryPool = memoryPool;
+        ConnectionId = "tou-" + connection.Id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        Transport = connection.Transport;
+        LocalEndPoint = connection.LocalEndPoint;
+        RemoteEndPoint = connection.RemoteEndPoint;
+        ConnectionClosed = connection.Closed;
+        var features = new FeatureCollection();
+        features.Set<IConnectionIdFeature>(this);
+        features.Set<IConnectionTransportFeature>(this);
+        features.Set<IConnectionItemsFeature>(this);
+        features.Set<IConnectionLifetimeFeature>(this);
+        features.Set<IConnectionEndPointFeature>(this);
+        features.Set<IMemoryPoolFeature>(this);
+        features.Set(connection);
+        Features = features;
+    }
+
+    public override string ConnectionId { get; set; }
+
+    public override IFeatureCollection Features { get; }
+
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new ConnectionItems();
+        set => _items = value;
+    }
+
+    public override IDuplexPipe Transport { get; set; }
+
+    public override EndPoint? LocalEndPoint { get; set; }
+
+    public override EndPoint? RemoteEndPoint { get; set; }
+
+    public override CancellationToken ConnectionClosed { get; set; }
+
+    public MemoryPool<byte> MemoryPool { get; }
+
+    /// <summary>The underlying TOU connection (also available as a feature).</summary>
+    public TouSocketConnection Connection => _connection;
+
+    public override void Abort(ConnectionAbortedException abortReason) => _connection.Abort(abortReason);
+
+    public override void Abort() => _connection.Abort(new ConnectionAbortedException("The connection was aborted by the application."));
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _connection.DisposeAsync().ConfigureAwait(false);
+        if (_onDisposed is not null)
+        {
+            await _onDisposed().ConfigureAwait(false);
+        }
+    }
+}

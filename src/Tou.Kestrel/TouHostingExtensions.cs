@@ -1,0 +1,86 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Tou.Transport;
+
+namespace Tou.Kestrel;
+
+/// <summary>Serve over TOU: <c>builder.WebHost.UseTou()</c>, then <c>ListenTou(...)</c> in <c>ConfigureKestrel</c>.</summary>
+public static class TouHostingExtensions
+{
+    /// <summary>
+    /// Adds the TOU transport to Kestrel beside its socket transport, so TOU endpoints (<see cref="ListenTou(KestrelServerOptions, IPEndPoint, Action{ListenOptions})"/>)
+    /// and TCP endpoints can be served by one app.
+    /// </summary>
+    public static IWebHostBuilder UseTou(this IWebHostBuilder builder, Action<TouTransportOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.ConfigureServices(services => services.AddTouTransport(configure));
+    }
+
+    /// <summary>Registers the TOU transport for Kestrel (what <see cref="UseTou"/> does).</summary>
+    public static IServiceCollection AddTouTransport(this IServiceCollection services, Action<TouTransportOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        // Keep TCP working even if this runs before UseKestrel (whose TryAdd would otherwise see us and skip sockets).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConnectionListenerFactory, SocketTransportFactory>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConnectionListenerFactory, TouTransportFactory>());
+        var options = services.AddOptions<TouTransportOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.Validate(o =>
+        {
+            o.Validate();
+            return true;
+        });
+        return services;
+    }
+
+    /// <summary>Registers <see cref="TouConnectionFactory"/> as the <see cref="IConnectionFactory"/> (for Bedrock-style clients and SignalR).</summary>
+    public static IServiceCollection AddTouConnectionFactory(this IServiceCollection services, Action<TouTransportOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<TouTransportOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddSingleton<TouConnectionFactory>();
+        services.TryAddSingleton<IConnectionFactory>(sp => sp.GetRequiredService<TouConnectionFactory>());
+        return services;
+    }
+
+    /// <summary>Listens for TOU on <paramref name="address"/>:<paramref name="port"/> (0 picks a free port).</summary>
+    public static void ListenTou(this KestrelServerOptions options, IPAddress address, int port) =>
+        options.ListenTou(new IPEndPoint(address, port), _ => { });
+
+    public static void ListenTou(this KestrelServerOptions options, IPAddress address, int port, Action<ListenOptions> configure) =>
+        options.ListenTou(new IPEndPoint(address, port), configure);
+
+    public static void ListenTou(this KestrelServerOptions options, IPEndPoint endPoint) =>
+        options.ListenTou(endPoint, _ => { });
+
+    public static void ListenTou(this KestrelServerOptions options, IPEndPoint endPoint, Action<ListenOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(configure);
+        options.Listen(new TouEndPoint(endPoint), configure);
+    }
+
+    /// <summary>Listens for TOU on the loopback addresses (IPv4 and IPv6), like <c>ListenLocalhost</c>.</summary>
+    public static void ListenLocalhostTou(this KestrelServerOptions options, int port, Action<ListenOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.ListenTou(new IPEndPoint(IPAddress.Loopback, port), configure ?? (_ => { }));
+    }
+}

@@ -1,0 +1,76 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Tou.Transport;
+
+namespace Tou.Kestrel;
+
+/// <summary>
+/// Kestrel's transport for TOU endpoints: it binds <see cref="TouEndPoint"/>s only, so the socket transport
+/// keeps the TCP endpoints of the same server.
+/// </summary>
+public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    private readonly TouTransportOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+
+    public TouTransportFactory(IOptions<TouTransportOptions> options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value.WithKestrelExceptions();
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+    }
+
+    public bool CanBind(EndPoint endpoint) => endpoint is TouEndPoint;
+
+    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        if (endpoint is not TouEndPoint tou)
+        {
+            throw new NotSupportedException($"The TOU transport binds TouEndPoint only, not {endpoint?.GetType().Name ?? "null"}; use ListenTou(...) for TOU endpoints.");
+        }
+
+        try
+        {
+            var socketEndpoint = TouSocketEndpoint.Bind(tou.IPEndPoint, _options, _loggerFactory, listen: true);
+            return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(socketEndpoint, _options.MemoryPool ?? MemoryPool<byte>.Shared));
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new AddressInUseException($"UDP port {tou.IPEndPoint} is already in use, so TOU cannot listen on it.", ex);
+        }
+    }
+}
+
+internal sealed class TouConnectionListener : IConnectionListener
+{
+    private readonly TouSocketEndpoint _endpoint;
+    private readonly MemoryPool<byte> _memoryPool;
+
+    public TouConnectionListener(TouSocketEndpoint endpoint, MemoryPool<byte> memoryPool)
+    {
+        _endpoint = endpoint;
+        _memoryPool = memoryPool;
+        EndPoint = new TouEndPoint(endpoint.LocalEndPoint);
+    }
+
+    public EndPoint EndPoint { get; }
+
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _endpoint.AcceptAsync(cancellationToken).ConfigureAwait(false);
+        return connection is null ? null : new TouConnectionContext(connection, _memoryPool);
+    }
+
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        _endpoint.StopListening();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _endpoint.DisposeAsync();
+}
