@@ -62,7 +62,7 @@ public sealed class TouTestServer : IAsyncDisposable
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
 
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        var endPoint = addresses.Select(ParseTouAddress).FirstOrDefault(e => e is not null)
+        var endPoint = addresses.Select(a => TouEndPoint.TryParse(a, out var e) ? e : null).FirstOrDefault(e => e is not null)
             ?? throw new InvalidOperationException($"The app did not report a TOU address (it reported: {string.Join(", ", addresses)}).");
         var transportOptions = new TouTransportOptions();
         configureTransport?.Invoke(transportOptions);
@@ -79,12 +79,5 @@ public sealed class TouTestServer : IAsyncDisposable
     {
         await App.StopAsync().ConfigureAwait(false);
         await App.DisposeAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>Kestrel lists TOU endpoints as "scheme://tou:address:port".</summary>
-    internal static TouEndPoint? ParseTouAddress(string address)
-    {
-        int marker = address.IndexOf("://tou:", StringComparison.Ordinal);
-        return marker >= 0 && IPEndPoint.TryParse(address[(marker + 7)..], out var ip) ? new TouEndPoint(ip) : null;
     }
 }

@@ -56,6 +56,7 @@ public static class ParityApp
             try
             {
                 var buffer = new byte[8192];
+                UploadStarted.TrySetResult();
                 while (await c.Request.Body.ReadAsync(buffer, c.RequestAborted) > 0)
                 {
                 }
@@ -91,6 +92,8 @@ public static class ParityApp
             }
         });
     }
+
+    public static TaskCompletionSource UploadStarted { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static TaskCompletionSource<string> AbortedRequests { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
