@@ -1,20 +1,108 @@
 namespace Tou.Protocol.Congestion;
 
-/// <summary>Placeholder until CUBIC lands: NewReno arithmetic.</summary>
+/// <summary>
+/// CUBIC (RFC 9438): after a loss the window grows along a cubic curve that is concave up to the window
+/// where the loss happened (W_max) and convex beyond it, independent of RTT; never slower than the
+/// Reno-friendly estimate. Slow start below ssthresh. Windows are computed in segments, stored in bytes.
+/// </summary>
 public sealed class CubicCongestionController : ICongestionController
 {
-    private readonly NewRenoCongestionController _inner;
+    /// <summary>RFC 9438 constants: C (segments/s^3) and the multiplicative decrease factor.</summary>
+    public const double C = 0.4;
+    public const double Beta = 0.7;
+    private const double AlphaReno = 3 * (1 - Beta) / (1 + Beta);
 
-    public CubicCongestionController(int mss) => _inner = new NewRenoCongestionController(mss);
+    private readonly int _mss;
+    private long _ssthresh = long.MaxValue;
+    private double _wMax;           // segments, the window at the last congestion event
+    private double _k;              // seconds from the epoch start to reach W_max
+    private double _wEst;           // segments, the Reno-friendly estimate
+    private double _cwndAtEpoch;    // segments
+    private long _epochStartUs = -1;
 
-    public long CongestionWindow => _inner.CongestionWindow;
+    public CubicCongestionController(int mss)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mss, 1);
+        _mss = mss;
+        CongestionWindow = (long)NewRenoCongestionController.InitialWindowSegments * mss;
+    }
 
-    public bool InSlowStart => _inner.InSlowStart;
+    public long CongestionWindow { get; private set; }
 
-    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, long smoothedRttUs, long minRttUs) =>
-        _inner.OnAcked(nowUs, ackedBytes, windowLimited, smoothedRttUs, minRttUs);
+    public bool InSlowStart => CongestionWindow < _ssthresh;
 
-    public void OnCongestionEvent(long nowUs, long bytesInFlight) => _inner.OnCongestionEvent(nowUs, bytesInFlight);
+    public long SlowStartThreshold => _ssthresh;
 
-    public void OnRetransmissionTimeout(long nowUs) => _inner.OnRetransmissionTimeout(nowUs);
+    /// <summary>W_max in bytes (0 before the first congestion event).</summary>
+    public long MaxWindowBeforeReduction => (long)(_wMax * _mss);
+
+    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, long smoothedRttUs, long minRttUs)
+    {
+        if (!windowLimited || ackedBytes <= 0)
+        {
+            return;
+        }
+
+        if (InSlowStart)
+        {
+            CongestionWindow = Math.Min(CongestionWindow + ackedBytes, Math.Max(_ssthresh, CongestionWindow));
+            return;
+        }
+
+        double cwnd = (double)CongestionWindow / _mss;
+        if (_epochStartUs < 0)
+        {
+            // A new congestion-avoidance epoch: the curve starts at the current window.
+            _epochStartUs = nowUs;
+            _cwndAtEpoch = cwnd;
+            _wEst = cwnd;
+            if (_wMax < cwnd)
+            {
+                _wMax = cwnd; // no loss yet (or the window already passed W_max): start on the convex side
+            }
+
+            _k = Math.Cbrt((_wMax - cwnd) / C);
+        }
+
+        double t = (nowUs - _epochStartUs) / 1e6;
+        double rtt = Math.Max(smoothedRttUs, 1) / 1e6;
+        double ackedSegments = (double)ackedBytes / _mss;
+
+        // Reno-friendly estimate (RFC 9438 4.3): grows by alpha segments per window's worth of ACKs.
+        _wEst += AlphaReno * ackedSegments / cwnd;
+
+        double cubicNow = WCubic(t);
+        double next;
+        if (cubicNow < _wEst)
+        {
+            next = _wEst;
+        }
+        else
+        {
+            // Aim at where the curve will be one RTT from now, at most 1.5 times the window (RFC 9438 4.4).
+            double target = Math.Clamp(WCubic(t + rtt), cwnd, 1.5 * cwnd);
+            next = cwnd + ((target - cwnd) / cwnd * ackedSegments);
+        }
+
+        CongestionWindow = Math.Max((long)(next * _mss), CongestionWindow);
+    }
+
+    public void OnCongestionEvent(long nowUs, long bytesInFlight)
+    {
+        double cwnd = (double)CongestionWindow / _mss;
+
+        // Fast convergence (RFC 9438 4.7): a loss below the previous W_max means a new flow needs room.
+        _wMax = cwnd < _wMax ? cwnd * (1 + Beta) / 2 : cwnd;
+        _ssthresh = Math.Max((long)(CongestionWindow * Beta), 2L * _mss);
+        CongestionWindow = _ssthresh;
+        _epochStartUs = -1;
+    }
+
+    public void OnRetransmissionTimeout(long nowUs)
+    {
+        OnCongestionEvent(nowUs, CongestionWindow);
+        CongestionWindow = _mss; // RFC 9438 4.8: restart from one segment in slow start up to ssthresh
+    }
+
+    private double WCubic(double t) => (C * Math.Pow(t - _k, 3)) + _wMax;
 }
