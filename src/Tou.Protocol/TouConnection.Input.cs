@@ -518,7 +518,7 @@ public sealed partial class TouConnection
         if (deliveredBytes > 0 && !_inRecovery)
         {
             bool windowLimited = _bytesInFlight + deliveredBytes + (2L * _sendMss) >= _congestion.CongestionWindow;
-            _congestion.OnAcked(nowUs, deliveredBytes, windowLimited, _rtt.SmoothedRttUs, _rtt.MinRttUs);
+            _congestion.OnAcked(nowUs, deliveredBytes, windowLimited, new RttSnapshot(Math.Max(rttSampleUs, 0), _rtt.SmoothedRttUs, _rtt.MinRttUs));
         }
 
         // Restart the retransmission timer on progress (RFC 6298 5.3); stop it when nothing is outstanding.

@@ -21,7 +21,6 @@ public sealed partial class TouConnection : IDisposable
 {
     /// <summary>The seed's listener reads with a 1,024-byte buffer, so plain peers never get larger datagrams.</summary>
     internal const int SeedMaxDatagram = 1024;
-    private const int MaxOutOfOrderRanges = 32;
 
     private readonly TouOptions _options;
     private readonly ILogger _logger;
@@ -79,7 +78,7 @@ public sealed partial class TouConnection : IDisposable
     private SequenceNumber _irs;
     private SequenceNumber _receiveSeqBase;
     private StreamBuffer? _receiveBuffer;
-    private readonly RangeSet _outOfOrder = new(MaxOutOfOrderRanges);
+    private readonly RangeSet _outOfOrder;
     private long _rcvNxt;          // next in-order offset expected
     private long _rcvRead;         // offset the application has read up to
     private long _peerFinOffset = -1;
@@ -99,6 +98,9 @@ public sealed partial class TouConnection : IDisposable
     internal TouConnection(TouEndpoint? endpoint, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
     {
         _chunkPool = chunkPool;
+
+        // Every other segment of a full window missing is the worst case; memory is bounded by the window anyway.
+        _outOfOrder = new RangeSet(Math.Clamp(options.ReceiveBufferSize / 1000, 64, 4096));
         _endpoint = endpoint;
         RemoteAddress = remoteAddress;
         _isClient = isClient;

@@ -7,18 +7,21 @@ namespace Tou.Protocol.Buffers;
 /// </summary>
 internal sealed class RangeSet
 {
-    private readonly long[] _starts;
-    private readonly long[] _ends;
+    private long[] _starts;
+    private long[] _ends;
 
+    /// <summary>A set that starts small and grows by doubling up to <paramref name="maxRanges"/>.</summary>
     public RangeSet(int maxRanges)
     {
-        _starts = new long[maxRanges];
-        _ends = new long[maxRanges];
+        MaxCount = maxRanges;
+        int initial = Math.Min(maxRanges, 8);
+        _starts = new long[initial];
+        _ends = new long[initial];
     }
 
     public int Count { get; private set; }
 
-    public int MaxCount => _starts.Length;
+    public int MaxCount { get; }
 
     public long StartAt(int index) => _starts[index];
 
@@ -55,7 +58,14 @@ internal sealed class RangeSet
         {
             if (Count == _starts.Length)
             {
-                return false;
+                if (Count == MaxCount)
+                {
+                    return false;
+                }
+
+                int size = Math.Min(MaxCount, _starts.Length * 2);
+                Array.Resize(ref _starts, size);
+                Array.Resize(ref _ends, size);
             }
 
             Array.Copy(_starts, first, _starts, first + 1, Count - first);

@@ -19,6 +19,7 @@ public sealed class CubicCongestionController : ICongestionController
     private double _wEst;           // segments, the Reno-friendly estimate
     private double _cwndAtEpoch;    // segments
     private long _epochStartUs = -1;
+    private readonly HyStart _hyStart = new();
 
     public CubicCongestionController(int mss)
     {
@@ -36,7 +37,7 @@ public sealed class CubicCongestionController : ICongestionController
     /// <summary>W_max in bytes (0 before the first congestion event).</summary>
     public long MaxWindowBeforeReduction => (long)(_wMax * _mss);
 
-    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, long smoothedRttUs, long minRttUs)
+    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in RttSnapshot rtt)
     {
         if (!windowLimited || ackedBytes <= 0)
         {
@@ -46,6 +47,11 @@ public sealed class CubicCongestionController : ICongestionController
         if (InSlowStart)
         {
             CongestionWindow = Math.Min(CongestionWindow + ackedBytes, Math.Max(_ssthresh, CongestionWindow));
+            if (_hyStart.ShouldExitSlowStart(nowUs, rtt.LatestUs, rtt.SmoothedUs))
+            {
+                _ssthresh = CongestionWindow; // a queue is building: the cubic curve takes over from here
+            }
+
             return;
         }
 
@@ -65,7 +71,7 @@ public sealed class CubicCongestionController : ICongestionController
         }
 
         double t = (nowUs - _epochStartUs) / 1e6;
-        double rtt = Math.Max(smoothedRttUs, 1) / 1e6;
+        double rttSeconds = Math.Max(rtt.SmoothedUs, 1) / 1e6;
         double ackedSegments = (double)ackedBytes / _mss;
 
         // Reno-friendly estimate (RFC 9438 4.3): grows by alpha segments per window's worth of ACKs.
@@ -80,7 +86,7 @@ public sealed class CubicCongestionController : ICongestionController
         else
         {
             // Aim at where the curve will be one RTT from now, at most 1.5 times the window (RFC 9438 4.4).
-            double target = Math.Clamp(WCubic(t + rtt), cwnd, 1.5 * cwnd);
+            double target = Math.Clamp(WCubic(t + rttSeconds), cwnd, 1.5 * cwnd);
             next = cwnd + ((target - cwnd) / cwnd * ackedSegments);
         }
 

@@ -18,9 +18,8 @@ public interface ICongestionController
     /// <param name="nowUs">Current time.</param>
     /// <param name="ackedBytes">Bytes newly delivered by this acknowledgement.</param>
     /// <param name="windowLimited">Whether the sender was using most of the window, so growth is earned.</param>
-    /// <param name="smoothedRttUs">Smoothed round-trip time.</param>
-    /// <param name="minRttUs">Smallest round-trip time seen.</param>
-    void OnAcked(long nowUs, long ackedBytes, bool windowLimited, long smoothedRttUs, long minRttUs);
+    /// <param name="rtt">Round-trip times: latest sample (0 when this ACK gave none), smoothed, smallest.</param>
+    void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in RttSnapshot rtt);
 
     /// <summary>Loss was detected (the start of a recovery episode).</summary>
     void OnCongestionEvent(long nowUs, long bytesInFlight);
@@ -28,6 +27,12 @@ public interface ICongestionController
     /// <summary>The retransmission timer expired: everything in flight is presumed lost.</summary>
     void OnRetransmissionTimeout(long nowUs);
 }
+
+/// <summary>Round-trip times handed to a congestion controller, in microseconds.</summary>
+/// <param name="LatestUs">The sample this acknowledgement produced, or 0.</param>
+/// <param name="SmoothedUs">RFC 6298 SRTT.</param>
+/// <param name="MinUs">Smallest sample seen.</param>
+public readonly record struct RttSnapshot(long LatestUs, long SmoothedUs, long MinUs);
 
 internal static class CongestionControllerFactory
 {

@@ -9,6 +9,7 @@ public sealed class NewRenoCongestionController : ICongestionController
     private readonly int _mss;
     private long _ssthresh = long.MaxValue;
     private long _avoidanceCredit;
+    private readonly HyStart _hyStart = new();
 
     public NewRenoCongestionController(int mss)
     {
@@ -23,7 +24,7 @@ public sealed class NewRenoCongestionController : ICongestionController
 
     public long SlowStartThreshold => _ssthresh;
 
-    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, long smoothedRttUs, long minRttUs)
+    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in RttSnapshot rtt)
     {
         if (!windowLimited)
         {
@@ -33,6 +34,11 @@ public sealed class NewRenoCongestionController : ICongestionController
         if (InSlowStart)
         {
             CongestionWindow += ackedBytes;
+            if (_hyStart.ShouldExitSlowStart(nowUs, rtt.LatestUs, rtt.SmoothedUs))
+            {
+                _ssthresh = CongestionWindow; // a queue is building: continue in congestion avoidance
+            }
+
             return;
         }
 

@@ -17,7 +17,7 @@ public class CongestionControllerTests
         long segments = cc.CongestionWindow / Mss;
         for (long i = 0; i < segments; i++)
         {
-            cc.OnAcked(now + (Rtt * i / segments), Mss, windowLimited, Rtt, Rtt);
+            cc.OnAcked(now + (Rtt * i / segments), Mss, windowLimited, new RttSnapshot(Rtt, Rtt, Rtt));
         }
 
         return now + Rtt;
@@ -72,6 +72,25 @@ public class CongestionControllerTests
         cc.OnRetransmissionTimeout(now);
         Assert.Equal(Mss, cc.CongestionWindow);
         Assert.True(cc.InSlowStart);
+    }
+
+    [Theory]
+    [MemberData(nameof(Both))]
+    public void Slow_start_ends_when_the_rtt_starts_to_climb(CongestionControlAlgorithm algorithm)
+    {
+        var cc = Create(algorithm);
+        long now = 1_000_000;
+        for (int i = 0; i < 3; i++) now = RoundTrip(cc, now); // flat RTT: stays in slow start
+        Assert.True(cc.InSlowStart);
+
+        // A queue builds: this round's samples are all 20 ms above the last round's.
+        long segments = cc.CongestionWindow / Mss;
+        for (long i = 0; i < segments && cc.InSlowStart; i++)
+        {
+            cc.OnAcked(now + (Rtt * i / segments), Mss, true, new RttSnapshot(Rtt + 20_000, Rtt, Rtt));
+        }
+
+        Assert.False(cc.InSlowStart);
     }
 
     [Fact]

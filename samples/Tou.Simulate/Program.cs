@@ -1,0 +1,59 @@
+using System.Globalization;
+using Tou.Protocol;
+using Tou.Simulation;
+
+// Goodput of one TOU connection on a simulated path (virtual time: the figure does not depend on this
+// machine's speed). Usage:
+//   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc cubic|newreno] [--plain]
+var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+{
+    ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "cubic", ["queue"] = "0",
+};
+bool plain = false;
+for (int i = 0; i < args.Length; i++)
+{
+    string key = args[i].TrimStart('-');
+    if (key == "plain")
+    {
+        plain = true;
+    }
+    else if (i + 1 < args.Length && settings.ContainsKey(key))
+    {
+        settings[key] = args[++i];
+    }
+    else
+    {
+        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno --queue <KiB, 0 = one BDP> --plain");
+        return 2;
+    }
+}
+
+double Get(string name) => double.Parse(settings[name], CultureInfo.InvariantCulture);
+double loss = Get("loss") / 100;
+var rtt = TimeSpan.FromMilliseconds(Get("rtt"));
+long rate = (long)(Get("rate") * 1_000_000);
+long size = (long)(Get("size") * 1_000_000);
+int queue = Get("queue") > 0 ? (int)(Get("queue") * 1024) : (int)Math.Max(64 * 1024, rate / 8 * rtt.TotalSeconds);
+var options = new TouOptions
+{
+    EnableExtensions = !plain,
+    CongestionControl = settings["cc"].Equals("newreno", StringComparison.OrdinalIgnoreCase) ? CongestionControlAlgorithm.NewReno : CongestionControlAlgorithm.Cubic,
+    IdleTimeout = TimeSpan.FromMinutes(10),
+};
+var path = LinkProfile.Path(rtt, loss, rate, queue);
+var result = TransferScenario.Run((int)Get("seed"), path, path, uploadBytes: 0, downloadBytes: size, options, options);
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"loss {loss:P1}  rtt {rtt.TotalMilliseconds:0} ms  link {rate / 1e6:0} Mbit/s  queue {queue / 1024} KiB  {options.CongestionControl}{(plain ? " plain" : "")}  {size / 1e6:0.#} MB: " +
+    $"goodput {result.GoodputMbps:0.00} Mbit/s in {result.TransferUs / 1e6:0.00} s (virtual), " +
+    $"retransmitted {result.ServerStats.Retransmissions}, RTOs {result.ServerStats.RetransmissionTimeouts}, exact {result.BytesExact}, close {result.ServerCloseReason}/{result.ClientCloseReason}"));
+if (Environment.GetEnvironmentVariable("TOU_SIM_VERBOSE") == "1")
+{
+    var n = result.Network;
+    var st = result.ServerStats;
+    Console.WriteLine($"  network: sent {n.Sent} delivered {n.Delivered} lost {n.Lost} queue drops {n.QueueDrops}");
+    Console.WriteLine($"  sender: data packets {st.DataPacketsSent} lost-marked {st.SegmentsLost} congestion events {st.CongestionEvents} RTOs {st.RetransmissionTimeouts} rtt samples {st.RttSamples} dropped {st.PacketsDropped}");
+    Console.WriteLine($"  receiver: duplicate bytes {result.ClientStats.DuplicateBytesReceived} beyond window {result.ClientStats.BytesBeyondWindow} dropped {result.ClientStats.PacketsDropped}");
+}
+
+return result.Completed && result.BytesExact ? 0 : 1;

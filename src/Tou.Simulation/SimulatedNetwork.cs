@@ -1,0 +1,292 @@
+using System.Buffers;
+using System.Net;
+using Tou.Protocol;
+
+namespace Tou.Simulation;
+
+/// <summary>Counters of a <see cref="SimulatedNetwork"/>.</summary>
+public sealed class NetworkStats
+{
+    public long Sent { get; internal set; }
+    public long Delivered { get; internal set; }
+    public long BytesDelivered { get; internal set; }
+    public long Lost { get; internal set; }
+    public long LostInBurst { get; internal set; }
+    public long QueueDrops { get; internal set; }
+    public long Duplicated { get; internal set; }
+    public long Reordered { get; internal set; }
+    public long Corrupted { get; internal set; }
+    public long Undeliverable { get; internal set; }
+}
+
+/// <summary>
+/// TOU endpoints joined by simulated links on a virtual clock. Everything random comes from one seed, so a
+/// run is reproducible to the datagram; nothing touches a socket or the wall clock.
+/// </summary>
+public sealed class SimulatedNetwork
+{
+    private const int MaxDatagramsPerDrain = 100_000;
+
+    private readonly Random _random;
+    private readonly Dictionary<SocketAddress, TouEndpoint> _nodes = new();
+    private readonly List<(SocketAddress Address, TouEndpoint Endpoint)> _nodeList = new();
+    private readonly Dictionary<(SocketAddress From, SocketAddress To), LinkState> _links = new();
+    private readonly PriorityQueue<Delivery, (long At, long Seq)> _inFlight = new();
+    private readonly byte[] _buffer = new byte[65_536];
+    private long _sequence;
+
+    public SimulatedNetwork(int seed, long startUs = 1_000_000)
+    {
+        _random = new Random(seed);
+        NowUs = startUs;
+    }
+
+    /// <summary>The virtual clock, in microseconds.</summary>
+    public long NowUs { get; private set; }
+
+    public NetworkStats Stats { get; } = new();
+
+    /// <summary>Called before every step, for test code acting as the application.</summary>
+    public Action? BeforeStep { get; set; }
+
+    /// <summary>Sees every datagram sent (before the link decides its fate).</summary>
+    public Action<SocketAddress, SocketAddress, ReadOnlyMemory<byte>>? Observer { get; set; }
+
+    public static SocketAddress Address(string ip, int port) => new IPEndPoint(IPAddress.Parse(ip), port).Serialize();
+
+    public void AddNode(SocketAddress address, TouEndpoint endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(endpoint);
+        _nodes.Add(address, endpoint);
+        _nodeList.Add((address, endpoint));
+    }
+
+    public void SetLink(SocketAddress from, SocketAddress to, LinkProfile profile) => _links[(from, to)] = new LinkState(profile);
+
+    public void SetPath(SocketAddress a, SocketAddress b, LinkProfile profile)
+    {
+        SetLink(a, b, profile);
+        SetLink(b, a, profile);
+    }
+
+    /// <summary>Sends what every node has to send, then advances to the next delivery or deadline and handles it. False when nothing is pending.</summary>
+    public bool Step()
+    {
+        BeforeStep?.Invoke();
+        DrainAll();
+        long next = TouTime.Never;
+        foreach (var (_, endpoint) in _nodeList)
+        {
+            next = Math.Min(next, endpoint.NextDeadline);
+        }
+
+        if (_inFlight.TryPeek(out _, out var key))
+        {
+            next = Math.Min(next, key.At);
+        }
+
+        if (next == TouTime.Never)
+        {
+            return false;
+        }
+
+        NowUs = Math.Max(NowUs, next);
+        while (_inFlight.TryPeek(out var delivery, out key) && key.At <= NowUs)
+        {
+            _inFlight.Dequeue();
+            if (_nodes.TryGetValue(delivery.To, out var endpoint))
+            {
+                endpoint.HandleDatagram(NowUs, delivery.From, delivery.Data.AsSpan(0, delivery.Length));
+                Stats.Delivered++;
+                Stats.BytesDelivered += delivery.Length;
+            }
+            else
+            {
+                Stats.Undeliverable++;
+            }
+
+            ArrayPool<byte>.Shared.Return(delivery.Data);
+        }
+
+        foreach (var (_, endpoint) in _nodeList)
+        {
+            endpoint.HandleTimeouts(NowUs);
+        }
+
+        BeforeStep?.Invoke();
+        DrainAll();
+        return true;
+    }
+
+    /// <summary>Steps until <paramref name="condition"/> holds.</summary>
+    /// <exception cref="TimeoutException">Virtual time or the step budget ran out, or the network went idle first.</exception>
+    public void RunUntil(Func<bool> condition, long maxDurationUs, int maxSteps = 50_000_000)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        long end = NowUs + maxDurationUs;
+        for (int i = 0; i < maxSteps; i++)
+        {
+            BeforeStep?.Invoke();
+            DrainAll();
+            if (condition())
+            {
+                return;
+            }
+
+            if (NowUs > end)
+            {
+                throw new TimeoutException($"The condition did not hold within {maxDurationUs / 1e6:0.###} s of virtual time.");
+            }
+
+            if (!Step() && !condition())
+            {
+                throw new TimeoutException($"The network went idle at {NowUs / 1e6:0.###} s before the condition held.");
+            }
+        }
+
+        throw new TimeoutException($"The condition did not hold within {maxSteps} steps.");
+    }
+
+    /// <summary>Steps until the virtual clock reaches now + <paramref name="durationUs"/>.</summary>
+    public void RunFor(long durationUs)
+    {
+        long end = NowUs + durationUs;
+        while (NowUs < end)
+        {
+            long next = TouTime.Never;
+            foreach (var (_, endpoint) in _nodeList)
+            {
+                next = Math.Min(next, endpoint.NextDeadline);
+            }
+
+            if (_inFlight.TryPeek(out _, out var key))
+            {
+                next = Math.Min(next, key.At);
+            }
+
+            if (next > end)
+            {
+                NowUs = end;
+                return;
+            }
+
+            Step();
+        }
+    }
+
+    private void DrainAll()
+    {
+        foreach (var (address, endpoint) in _nodeList)
+        {
+            for (int n = 0; n < MaxDatagramsPerDrain; n++)
+            {
+                int length = endpoint.PollTransmit(NowUs, _buffer, out var destination);
+                if (length == 0)
+                {
+                    break;
+                }
+
+                Send(address, destination!, _buffer.AsSpan(0, length));
+            }
+        }
+    }
+
+    private void Send(SocketAddress from, SocketAddress to, ReadOnlySpan<byte> datagram)
+    {
+        Stats.Sent++;
+        Observer?.Invoke(from, to, datagram.ToArray());
+        if (!_links.TryGetValue((from, to), out var link))
+        {
+            link = new LinkState(LinkProfile.Perfect);
+            _links[(CopyOf(from), CopyOf(to))] = link;
+        }
+
+        var p = link.Profile;
+        if (p.BurstEnterProbability > 0)
+        {
+            link.InBurst = link.InBurst ? _random.NextDouble() >= p.BurstExitProbability : _random.NextDouble() < p.BurstEnterProbability;
+            if (link.InBurst && _random.NextDouble() < p.BurstLossRate)
+            {
+                Stats.LostInBurst++;
+                return;
+            }
+        }
+
+        if (p.LossRate > 0 && _random.NextDouble() < p.LossRate)
+        {
+            Stats.Lost++;
+            return;
+        }
+
+        // Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.
+        long departUs = NowUs;
+        if (p.RateBitsPerSecond > 0)
+        {
+            long queuedBytes = (long)((link.BusyUntilUs - NowUs) * (p.RateBitsPerSecond / 8e6));
+            if (link.BusyUntilUs > NowUs && queuedBytes + datagram.Length > p.QueueLimitBytes)
+            {
+                Stats.QueueDrops++;
+                return;
+            }
+
+            long serialisationUs = Math.Max(1, datagram.Length * 8_000_000L / p.RateBitsPerSecond);
+            departUs = Math.Max(NowUs, link.BusyUntilUs) + serialisationUs;
+            link.BusyUntilUs = departUs;
+        }
+
+        int copies = p.DuplicateRate > 0 && _random.NextDouble() < p.DuplicateRate ? 2 : 1;
+        if (copies == 2)
+        {
+            Stats.Duplicated++;
+        }
+
+        for (int c = 0; c < copies; c++)
+        {
+            long at = departUs + p.Delay.Ticks / 10;
+            if (p.Jitter > TimeSpan.Zero)
+            {
+                at += (long)(_random.NextDouble() * (p.Jitter.Ticks / 10));
+            }
+
+            if (p.ReorderRate > 0 && _random.NextDouble() < p.ReorderRate)
+            {
+                at += p.ReorderDelay.Ticks / 10;
+                Stats.Reordered++;
+            }
+
+            var copy = ArrayPool<byte>.Shared.Rent(datagram.Length);
+            datagram.CopyTo(copy);
+            if (p.CorruptRate > 0 && _random.NextDouble() < p.CorruptRate)
+            {
+                int flips = _random.Next(1, 4);
+                for (int i = 0; i < flips; i++)
+                {
+                    copy[_random.Next(datagram.Length)] ^= (byte)_random.Next(1, 256);
+                }
+
+                Stats.Corrupted++;
+            }
+
+            _inFlight.Enqueue(new Delivery(from, to, copy, datagram.Length), (at, _sequence++));
+        }
+    }
+
+    private static SocketAddress CopyOf(SocketAddress a)
+    {
+        var copy = new SocketAddress(a.Family, a.Size);
+        a.Buffer.Span.CopyTo(copy.Buffer.Span);
+        return copy;
+    }
+
+    private readonly record struct Delivery(SocketAddress From, SocketAddress To, byte[] Data, int Length);
+
+    private sealed class LinkState(LinkProfile profile)
+    {
+        public LinkProfile Profile { get; } = profile;
+
+        public long BusyUntilUs { get; set; }
+
+        public bool InBurst { get; set; }
+    }
+}

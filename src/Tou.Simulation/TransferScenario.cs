@@ -1,0 +1,183 @@
+using System.Security.Cryptography;
+using Tou.Protocol;
+
+namespace Tou.Simulation;
+
+/// <summary>Outcome of a <see cref="TransferScenario"/>.</summary>
+public sealed record TransferResult
+{
+    public required bool Completed { get; init; }
+
+    /// <summary>Both directions arrived byte-exact (SHA-256 of what was written equals that of what was read).</summary>
+    public required bool BytesExact { get; init; }
+
+    public required TouCloseReason ClientCloseReason { get; init; }
+
+    public required TouCloseReason ServerCloseReason { get; init; }
+
+    /// <summary>Virtual time from the connect call until both sides had read everything.</summary>
+    public required long TransferUs { get; init; }
+
+    /// <summary>Virtual time until both connections were closed.</summary>
+    public required long TotalUs { get; init; }
+
+    public required long UploadBytes { get; init; }
+
+    public required long DownloadBytes { get; init; }
+
+    public required TouConnectionStats ClientStats { get; init; }
+
+    public required TouConnectionStats ServerStats { get; init; }
+
+    public required NetworkStats Network { get; init; }
+
+    public string? Failure { get; init; }
+
+    /// <summary>Application bytes per second of virtual time, both directions together, in Mbit/s.</summary>
+    public double GoodputMbps => TransferUs <= 0 ? 0 : (UploadBytes + DownloadBytes) * 8.0 / TransferUs;
+}
+
+/// <summary>
+/// One connection on a simulated path: the client uploads and the server downloads seeded pseudo-random
+/// bytes at the same time, both read and hash everything, both close. Payloads are generated as they are
+/// written, so tens of megabytes cost no memory.
+/// </summary>
+public static class TransferScenario
+{
+    public static TransferResult Run(
+        int seed,
+        LinkProfile clientToServer,
+        LinkProfile serverToClient,
+        long uploadBytes,
+        long downloadBytes,
+        TouOptions? clientOptions = null,
+        TouOptions? serverOptions = null,
+        long maxDurationUs = 3_600_000_000)
+    {
+        ArgumentNullException.ThrowIfNull(clientToServer);
+        ArgumentNullException.ThrowIfNull(serverToClient);
+        var clientAddress = SimulatedNetwork.Address("10.0.0.1", 40000);
+        var serverAddress = SimulatedNetwork.Address("10.0.0.2", 5000);
+        using var clientEndpoint = new TouEndpoint(clientOptions) { LocalPort = 40000 };
+        using var serverEndpoint = new TouEndpoint(serverOptions) { LocalPort = 5000, IsListening = true };
+        var network = new SimulatedNetwork(seed);
+        network.AddNode(clientAddress, clientEndpoint);
+        network.AddNode(serverAddress, serverEndpoint);
+        network.SetLink(clientAddress, serverAddress, clientToServer);
+        network.SetLink(serverAddress, clientAddress, serverToClient);
+
+        long start = network.NowUs;
+        var client = clientEndpoint.Connect(start, serverAddress);
+        TouConnection? server = null;
+        var clientSide = new StreamSide(seed * 2 + 1, uploadBytes);
+        var serverSide = new StreamSide(seed * 2 + 2, downloadBytes);
+        long transferEnd = -1;
+        network.BeforeStep = () =>
+        {
+            server ??= serverEndpoint.Accept();
+            clientSide.Run(client);
+            if (server is not null)
+            {
+                serverSide.Run(server);
+            }
+
+            if (transferEnd < 0 && clientSide.ReadBytes == downloadBytes && serverSide.ReadBytes == uploadBytes && client.IsReadCompleted && server is not null && server.IsReadCompleted)
+            {
+                transferEnd = network.NowUs;
+            }
+        };
+
+        string? failure = null;
+        try
+        {
+            network.RunUntil(() => transferEnd >= 0 && client.State == TouConnectionState.Closed && server!.State == TouConnectionState.Closed, maxDurationUs);
+        }
+        catch (TimeoutException ex)
+        {
+            failure = $"{ex.Message} client {client.State}/{client.CloseReason} read {clientSide.ReadBytes}/{downloadBytes}, server {server?.State}/{server?.CloseReason} read {serverSide.ReadBytes}/{uploadBytes}";
+        }
+
+        bool exact = transferEnd >= 0
+            && clientSide.WrittenHash().AsSpan().SequenceEqual(serverSide.ReadHash())
+            && serverSide.WrittenHash().AsSpan().SequenceEqual(clientSide.ReadHash());
+        return new TransferResult
+        {
+            Completed = failure is null,
+            BytesExact = exact,
+            ClientCloseReason = client.CloseReason,
+            ServerCloseReason = server?.CloseReason ?? TouCloseReason.None,
+            TransferUs = transferEnd >= 0 ? transferEnd - start : -1,
+            TotalUs = network.NowUs - start,
+            UploadBytes = uploadBytes,
+            DownloadBytes = downloadBytes,
+            ClientStats = client.Stats,
+            ServerStats = server?.Stats ?? new TouConnectionStats(),
+            Network = network.Stats,
+            Failure = failure,
+        };
+    }
+
+    /// <summary>One side's application: writes its generated payload as the send buffer allows, reads and hashes what arrives.</summary>
+    private sealed class StreamSide(int seed, long length)
+    {
+        private readonly Random _generator = new(seed);
+        private readonly byte[] _chunk = new byte[64 * 1024];
+        private readonly byte[] _readBuffer = new byte[64 * 1024];
+        private readonly IncrementalHash _written = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly IncrementalHash _read = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private int _chunkLength;
+        private int _chunkOffset;
+        private long _generated;
+        private bool _closed;
+
+        public long WrittenBytes { get; private set; }
+
+        public long ReadBytes { get; private set; }
+
+        public byte[] WrittenHash() => _written.GetCurrentHash();
+
+        public byte[] ReadHash() => _read.GetCurrentHash();
+
+        public void Run(TouConnection connection)
+        {
+            if (connection.State == TouConnectionState.Connecting)
+            {
+                return;
+            }
+
+            while (connection.State == TouConnectionState.Established && WrittenBytes < length)
+            {
+                if (_chunkOffset == _chunkLength)
+                {
+                    _chunkLength = (int)Math.Min(_chunk.Length, length - _generated);
+                    _generator.NextBytes(_chunk.AsSpan(0, _chunkLength));
+                    _written.AppendData(_chunk, 0, _chunkLength);
+                    _generated += _chunkLength;
+                    _chunkOffset = 0;
+                }
+
+                int n = connection.Write(_chunk.AsSpan(_chunkOffset, _chunkLength - _chunkOffset));
+                if (n == 0)
+                {
+                    break;
+                }
+
+                _chunkOffset += n;
+                WrittenBytes += n;
+            }
+
+            if (!_closed && WrittenBytes == length && connection.State == TouConnectionState.Established)
+            {
+                connection.CloseSend();
+                _closed = true;
+            }
+
+            int read;
+            while ((read = connection.Read(_readBuffer)) > 0)
+            {
+                _read.AppendData(_readBuffer, 0, read);
+                ReadBytes += read;
+            }
+        }
+    }
+}
