@@ -9,7 +9,7 @@ var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
 {
     ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "cubic", ["queue"] = "0",
 };
-bool plain = false;
+bool plain = false, both = false;
 for (int i = 0; i < args.Length; i++)
 {
     string key = args[i].TrimStart('-');
@@ -17,13 +17,17 @@ for (int i = 0; i < args.Length; i++)
     {
         plain = true;
     }
+    else if (key == "both")
+    {
+        both = true;
+    }
     else if (i + 1 < args.Length && settings.ContainsKey(key))
     {
         settings[key] = args[++i];
     }
     else
     {
-        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno --queue <KiB, 0 = one BDP> --plain");
+        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno --queue <KiB, 0 = one BDP> --plain --both");
         return 2;
     }
 }
@@ -41,7 +45,7 @@ var options = new TouOptions
     IdleTimeout = TimeSpan.FromMinutes(10),
 };
 var path = LinkProfile.Path(rtt, loss, rate, queue);
-var result = TransferScenario.Run((int)Get("seed"), path, path, uploadBytes: 0, downloadBytes: size, options, options);
+var result = TransferScenario.Run((int)Get("seed"), path, path, uploadBytes: both ? size : 0, downloadBytes: size, options, options);
 
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
     $"loss {loss:P1}  rtt {rtt.TotalMilliseconds:0} ms  link {rate / 1e6:0} Mbit/s  queue {queue / 1024} KiB  {options.CongestionControl}{(plain ? " plain" : "")}  {size / 1e6:0.#} MB: " +
@@ -53,6 +57,8 @@ if (Environment.GetEnvironmentVariable("TOU_SIM_VERBOSE") == "1")
     var st = result.ServerStats;
     Console.WriteLine($"  network: sent {n.Sent} delivered {n.Delivered} lost {n.Lost} queue drops {n.QueueDrops}");
     Console.WriteLine($"  sender: data packets {st.DataPacketsSent} lost-marked {st.SegmentsLost} congestion events {st.CongestionEvents} RTOs {st.RetransmissionTimeouts} rtt samples {st.RttSamples} dropped {st.PacketsDropped}");
+    var cs = result.ClientStats;
+    Console.WriteLine($"  client sender: data packets {cs.DataPacketsSent} lost-marked {cs.SegmentsLost} congestion events {cs.CongestionEvents} RTOs {cs.RetransmissionTimeouts} probes {cs.ProbesSent} zero-window probes {cs.ZeroWindowProbes}");
     Console.WriteLine($"  receiver: duplicate bytes {result.ClientStats.DuplicateBytesReceived} beyond window {result.ClientStats.BytesBeyondWindow} dropped {result.ClientStats.PacketsDropped}");
 }
 

@@ -572,6 +572,7 @@ public sealed partial class TouConnection
             if (!seg.Is(SegmentState.Sacked))
             {
                 delivered += seg.Length;
+                CheckSpurious(seg, nowUs);
                 NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
             }
 
@@ -590,6 +591,28 @@ public sealed partial class TouConnection
         RecountLost();
         Raise(TouConnectionEvents.Writable | (_sndUna == _written ? TouConnectionEvents.SendAcknowledged : 0));
         return delivered;
+    }
+
+    /// <summary>
+    /// A retransmission acknowledged sooner than any real round trip means the original arrived: the loss
+    /// was reordering. Widen the reordering window (RFC 8985), stop trusting the three-SACK rule, and undo
+    /// the window reduction of this recovery episode.
+    /// </summary>
+    private void CheckSpurious(in SentSegment seg, long nowUs)
+    {
+        if (!seg.Is(SegmentState.Retransmitted) || _rtt.MinRttUs == long.MaxValue || nowUs - seg.SentUs >= _rtt.MinRttUs * 3 / 4)
+        {
+            return;
+        }
+
+        Stats.SpuriousRetransmissions++;
+        _reorderingSeen = true;
+        _reorderWindowMultiplier = Math.Min(_reorderWindowMultiplier + 1, 16);
+        if (_inRecovery && !_recoveryUndone && !_recoveryByTimeout)
+        {
+            _recoveryUndone = true;
+            _congestion.UndoCongestionEvent();
+        }
     }
 
     private static void NoteDelivered(in SentSegment seg, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
@@ -636,6 +659,7 @@ public sealed partial class TouConnection
 
                     seg.State = (seg.State | SegmentState.Sacked) & ~(SegmentState.InFlight | SegmentState.Lost);
                     delivered += seg.Length;
+                    CheckSpurious(seg, nowUs);
                     NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
                 }
             }
@@ -666,7 +690,8 @@ public sealed partial class TouConnection
         bool anyLost = false;
         if (_agreed.Sack)
         {
-            long reorderWindow = Math.Max(_rtt.MinRttUs == long.MaxValue ? 0 : _rtt.MinRttUs / 4, 1_000);
+            long reorderWindow = _rtt.MinRttUs == long.MaxValue ? 1_000
+                : Math.Clamp(_rtt.MinRttUs / 4 * _reorderWindowMultiplier, 1_000, Math.Max(_rtt.SmoothedRttUs, 1_000));
             int sackedAbove = 0;
             for (int i = _segments.Count - 1; i >= 0; i--)
             {
@@ -683,7 +708,7 @@ public sealed partial class TouConnection
                 }
 
                 long lossAt = seg.SentUs + _rackRttUs + reorderWindow;
-                if (sackedAbove >= 3 || nowUs >= lossAt)
+                if ((sackedAbove >= 3 && !_reorderingSeen) || nowUs >= lossAt)
                 {
                     MarkLost(ref seg);
                     anyLost = true;
@@ -718,6 +743,8 @@ public sealed partial class TouConnection
             if (!_inRecovery)
             {
                 _inRecovery = true;
+                _recoveryUndone = false;
+                _recoveryByTimeout = false;
                 _recoveryEnd = _sndNxt;
                 _recoveryAckMark = ackOffset;
                 _congestion.OnCongestionEvent(nowUs, lostBytesBefore);
@@ -730,6 +757,10 @@ public sealed partial class TouConnection
 
     private long _recoveryAckMark;
     private long _rackEnd = long.MinValue;
+    private bool _reorderingSeen;
+    private int _reorderWindowMultiplier = 1;
+    private bool _recoveryUndone;
+    private bool _recoveryByTimeout;
 
     private void MarkLost(ref SentSegment seg)
     {

@@ -558,6 +558,7 @@ public sealed partial class TouConnection
         HasLostSegments = true;
         _congestion.OnRetransmissionTimeout(nowUs);
         _inRecovery = true;
+        _recoveryByTimeout = true;
         _recoveryEnd = _sndNxt;
         _recoveryAckMark = _sndUna;
         _duplicateAcks = 0;

@@ -18,6 +18,9 @@ public sealed class TouConnectionStats
     public long Retransmissions { get; internal set; }
     public long RetransmissionTimeouts { get; internal set; }
     public long SegmentsLost { get; internal set; }
+
+    /// <summary>Retransmissions found unnecessary (the original arrived; the path reordered).</summary>
+    public long SpuriousRetransmissions { get; internal set; }
     public long CongestionEvents { get; internal set; }
     public long RttSamples { get; internal set; }
     public long ZeroWindowProbes { get; internal set; }

@@ -20,6 +20,7 @@ public sealed class CubicCongestionController : ICongestionController
     private double _cwndAtEpoch;    // segments
     private long _epochStartUs = -1;
     private readonly HyStart _hyStart = new();
+    private (long Window, long SlowStartThreshold, double WMax)? _undo;
 
     public CubicCongestionController(int mss)
     {
@@ -96,6 +97,7 @@ public sealed class CubicCongestionController : ICongestionController
     public void OnCongestionEvent(long nowUs, long bytesInFlight)
     {
         double cwnd = (double)CongestionWindow / _mss;
+        _undo = (CongestionWindow, _ssthresh, _wMax);
 
         // Fast convergence (RFC 9438 4.7): a loss below the previous W_max means a new flow needs room.
         _wMax = cwnd < _wMax ? cwnd * (1 + Beta) / 2 : cwnd;
@@ -104,9 +106,22 @@ public sealed class CubicCongestionController : ICongestionController
         _epochStartUs = -1;
     }
 
+    public void UndoCongestionEvent()
+    {
+        if (_undo is { } saved)
+        {
+            CongestionWindow = Math.Max(saved.Window, CongestionWindow);
+            _ssthresh = saved.SlowStartThreshold;
+            _wMax = saved.WMax;
+            _epochStartUs = -1;
+            _undo = null;
+        }
+    }
+
     public void OnRetransmissionTimeout(long nowUs)
     {
         OnCongestionEvent(nowUs, CongestionWindow);
+        _undo = null;
         CongestionWindow = _mss; // RFC 9438 4.8: restart from one segment in slow start up to ssthresh
     }
 

@@ -26,6 +26,9 @@ public interface ICongestionController
 
     /// <summary>The retransmission timer expired: everything in flight is presumed lost.</summary>
     void OnRetransmissionTimeout(long nowUs);
+
+    /// <summary>The last congestion event turned out to be reordering, not loss: restore the window it cut.</summary>
+    void UndoCongestionEvent();
 }
 
 /// <summary>Round-trip times handed to a congestion controller, in microseconds.</summary>

@@ -10,6 +10,7 @@ public sealed class NewRenoCongestionController : ICongestionController
     private long _ssthresh = long.MaxValue;
     private long _avoidanceCredit;
     private readonly HyStart _hyStart = new();
+    private (long Window, long SlowStartThreshold)? _undo;
 
     public NewRenoCongestionController(int mss)
     {
@@ -53,13 +54,24 @@ public sealed class NewRenoCongestionController : ICongestionController
 
     public void OnCongestionEvent(long nowUs, long bytesInFlight)
     {
+        _undo = (CongestionWindow, _ssthresh);
         _ssthresh = Math.Max(bytesInFlight / 2, 2L * _mss);
         CongestionWindow = _ssthresh;
         _avoidanceCredit = 0;
     }
 
+    public void UndoCongestionEvent()
+    {
+        if (_undo is { } saved)
+        {
+            (CongestionWindow, _ssthresh) = (Math.Max(saved.Window, CongestionWindow), saved.SlowStartThreshold);
+            _undo = null;
+        }
+    }
+
     public void OnRetransmissionTimeout(long nowUs)
     {
+        _undo = null;
         _ssthresh = Math.Max(CongestionWindow / 2, 2L * _mss);
         CongestionWindow = _mss;
         _avoidanceCredit = 0;
