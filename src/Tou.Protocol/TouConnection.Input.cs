@@ -480,13 +480,16 @@ public sealed partial class TouConnection
         {
             deliveredBytes += AcknowledgeUpTo(ackOffset, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
             _duplicateAcks = 0;
+            _duplicateAckBytes = 0;
             _consecutiveRtos = 0;
             _rtt.ResetBackoff(); // progress: the path works, even if Karn's rule gave no new sample
         }
         else if (ackOffset == _sndUna && dataLength == 0 && !windowChanged && _segments.Count > 0 && options.IsEmpty
                  && (header.Flags & (TouFlags.Fin | TouFlags.Ping)) == 0)
         {
+            // Without SACK each duplicate ACK says one segment left the network (RFC 5681 window inflation).
             _duplicateAcks++;
+            _duplicateAckBytes = Math.Min(_duplicateAckBytes + _sendMss, _bytesInFlight);
         }
 
         if (_agreed.Sack && !options.IsEmpty)
@@ -729,6 +732,7 @@ public sealed partial class TouConnection
                 {
                     MarkLost(ref first);
                     anyLost = true;
+                    _fastRetransmitPending = true; // RFC 5681: retransmit now, whatever the window says
                 }
 
                 _duplicateAcks = 0;
@@ -761,6 +765,8 @@ public sealed partial class TouConnection
     private int _reorderWindowMultiplier = 1;
     private bool _recoveryUndone;
     private bool _recoveryByTimeout;
+    private long _duplicateAckBytes;
+    private bool _fastRetransmitPending;
 
     private void MarkLost(ref SentSegment seg)
     {

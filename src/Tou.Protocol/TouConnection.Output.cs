@@ -245,11 +245,12 @@ public sealed partial class TouConnection
                     continue;
                 }
 
-                if (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length))
+                if (!_fastRetransmitPending && (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length)))
                 {
                     return 0;
                 }
 
+                _fastRetransmitPending = false;
                 seg.State = (seg.State | SegmentState.InFlight | SegmentState.Retransmitted) & ~SegmentState.Lost;
                 seg.SentUs = nowUs;
                 _bytesInFlight += seg.Length;
@@ -309,7 +310,11 @@ public sealed partial class TouConnection
         return 0;
     }
 
-    private bool CongestionAllows(int length) => _bytesInFlight == 0 || _bytesInFlight + length <= _congestion.CongestionWindow;
+    private bool CongestionAllows(int length)
+    {
+        long pipe = _bytesInFlight - _duplicateAckBytes;
+        return pipe <= 0 || pipe + length <= _congestion.CongestionWindow;
+    }
 
     /// <summary>
     /// Token bucket at 1.25 (2 in slow start) times cwnd/SRTT with a ten-segment burst, so a large window
@@ -562,6 +567,7 @@ public sealed partial class TouConnection
         _recoveryEnd = _sndNxt;
         _recoveryAckMark = _sndUna;
         _duplicateAcks = 0;
+        _duplicateAckBytes = 0;
         _pacingTokens = _sendMss;
         _rtoDeadline = TouTime.Never; // re-armed by the retransmission
         Log.RetransmissionTimeout(_logger, Id, _consecutiveRtos, _rtt.RtoUs);

@@ -1,0 +1,72 @@
+using Tou.Protocol.Tests.Harness;
+using Tou.Protocol.Wire;
+
+namespace Tou.Protocol.Tests.Mechanisms;
+
+public class WrapAndBadInputTests : MechanismTestBase
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Transfers_across_the_sequence_wrap_are_byte_exact(bool extensions)
+    {
+        using var pair = new EnginePair(
+            new TouOptions { EnableExtensions = extensions, IsnGenerator = () => 0xFFFFF000 },
+            new TouOptions { EnableExtensions = extensions, IsnGenerator = () => 0xFFFFFF00 });
+        var (client, server) = pair.Establish();
+        var (clientApp, serverApp) = Apps(client, server, 1_000_000, 1_000_000);
+        CompleteAndVerify(pair, client, server, clientApp, serverApp);
+        Assert.Contains(pair.Trace, p => p.ToServer && p.Header.SequenceNumber < 0x1000_0000); // it did wrap
+    }
+
+    [Fact]
+    public void Malformed_and_hostile_datagrams_are_dropped_and_counted_and_the_connection_keeps_working()
+    {
+        using var pair = new EnginePair();
+        var (client, server) = pair.Establish();
+        var last = pair.Trace.Last(p => p.ToServer).Header;
+        var rng = new Random(9);
+        var barrage = new List<byte[]>
+        {
+            new byte[5],                                             // shorter than a header
+            Header(TouFlags.Ack, last.SequenceNumber, last.AcknowledgementNumber, declared: 500, actual: 10), // payload_len beyond the datagram
+            Header((TouFlags)0x40, last.SequenceNumber, last.AcknowledgementNumber),  // reserved flag
+            Header((TouFlags)0x84, last.SequenceNumber, last.AcknowledgementNumber),  // reserved flag with ACK
+            Header(TouFlags.Syn, 12345, 0),                           // SYN mid-connection
+            Header(TouFlags.Ack, last.SequenceNumber + 2_000_000_000, last.AcknowledgementNumber, declared: 100, actual: 100), // data far outside the window
+            Header(TouFlags.Ack, last.SequenceNumber, last.AcknowledgementNumber + 1_000_000), // ACK of data never sent
+            Header(TouFlags.Ack | TouFlags.Options, last.SequenceNumber, last.AcknowledgementNumber, declared: 3, actual: 3), // option block longer than the payload
+        };
+        for (int i = 0; i < 200; i++)
+        {
+            var garbage = new byte[rng.Next(0, 1500)];
+            rng.NextBytes(garbage);
+            barrage.Add(garbage);
+        }
+
+        foreach (var datagram in barrage)
+        {
+            pair.Inject(toServer: true, datagram);
+        }
+
+        pair.RunUntil(() => pair.Server.Stats.DatagramsReceived >= barrage.Count + 3);
+        Assert.True(server.Stats.PacketsDropped >= 6, $"only {server.Stats.PacketsDropped} dropped");
+        Assert.True(server.Stats.ChallengeAcks >= 1);
+        Assert.Equal(TouConnectionState.Established, server.State);
+
+        var (clientApp, serverApp) = Apps(client, server, 300_000, 300_000);
+        CompleteAndVerify(pair, client, server, clientApp, serverApp);
+    }
+
+    private static byte[] Header(TouFlags flags, uint seq, uint ack, int declared = 0, int actual = 0)
+    {
+        var bytes = new byte[TouHeader.Size + actual];
+        new TouHeader { SourcePort = 40000, DestinationPort = 5000, SequenceNumber = seq, AcknowledgementNumber = ack, Flags = flags, Window = 100, PayloadLength = (ushort)declared, Mss = 1000 }.Write(bytes);
+        if (flags.HasFlag(TouFlags.Options) && actual > 0)
+        {
+            bytes[TouHeader.Size] = 200; // claims 200 bytes of options
+        }
+
+        return bytes;
+    }
+}
