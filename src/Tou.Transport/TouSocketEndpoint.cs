@@ -20,7 +20,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private readonly Socket _socket;
     private readonly TouEndpoint _engine;
     private readonly ILogger _logger;
-    private readonly byte[] _transmitBuffer = GC.AllocateArray<byte>(65_536, pinned: true);
+    private readonly byte[] _transmitBuffer;
     private readonly Timer _timer;
     private readonly Channel<TouSocketConnection> _accepted = Channel.CreateUnbounded<TouSocketConnection>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly CancellationTokenSource _shutdown = new();
@@ -33,6 +33,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     {
         _socket = socket;
         Options = options;
+
+        // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
+        // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
+        DatagramBufferSize = Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512;
+        _transmitBuffer = GC.AllocateArray<byte>(DatagramBufferSize, pinned: true);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
@@ -48,6 +53,8 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     }
 
     internal TouTransportOptions Options { get; }
+
+    private int DatagramBufferSize { get; }
 
     /// <summary>The address and port the socket is bound to (the port is the real one when 0 was asked).</summary>
     public IPEndPoint LocalEndPoint { get; }
@@ -233,7 +240,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = GC.AllocateArray<byte>(65_536, pinned: true);
+        var buffer = GC.AllocateArray<byte>(DatagramBufferSize, pinned: true);
         var address = new SocketAddress(_socket.AddressFamily);
         var token = _shutdown.Token;
         while (!token.IsCancellationRequested)

@@ -1,31 +1,33 @@
 namespace Tou.Protocol.Buffers;
 
 /// <summary>
-/// Bytes of one stream direction addressed by 64-bit stream offset, held in chunks from a <see cref="ChunkPool"/> that are rented
-/// when first written and returned as soon as the data below them is discarded, so an idle connection
-/// holds no buffer memory at all. Offsets in [<see cref="Start"/>, <see cref="Start"/> + capacity) are
-/// addressable; writes may land anywhere in that range (out-of-order data), reads go from the start.
+/// Bytes of one stream direction addressed by 64-bit stream offset, held in chunks from a <see cref="ChunkPool"/>
+/// that are taken when first written and given back as soon as the data in them is discarded, so a drained
+/// buffer holds no chunk at all. Offsets in [<see cref="Start"/>, <see cref="Start"/> + capacity) are
+/// addressable; writes may land anywhere in that range (out-of-order data), reads go from the start. The
+/// ring of chunk slots grows by doubling as far as data reaches, so an idle connection costs a few pointers.
 /// </summary>
 internal sealed class StreamBuffer : IDisposable
 {
     internal const int ChunkShift = 14;
     internal const int ChunkSize = 1 << ChunkShift;
     private const int ChunkMask = ChunkSize - 1;
+    private const int InitialSlots = 4;
 
     private readonly ChunkPool _pool;
-    private readonly byte[]?[] _chunks;
-    private readonly int _slotMask;
+    private readonly int _maxSlots;
+    private byte[]?[] _chunks = new byte[]?[InitialSlots];
     private long _start;
+    private long _writtenEnd;
     private int _rentedChunks;
 
     public StreamBuffer(int capacity, ChunkPool pool)
     {
         _pool = pool;
-        // One spare chunk so a capacity that is not chunk-aligned still fits when Start is mid-chunk.
-        int slots = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((capacity + ChunkSize - 1) / ChunkSize + 1));
-        _chunks = new byte[]?[slots];
-        _slotMask = slots - 1;
         Capacity = capacity;
+
+        // One spare chunk so a capacity that is not chunk-aligned still fits when Start is mid-chunk.
+        _maxSlots = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((capacity + ChunkSize - 1) / ChunkSize + 1));
     }
 
     public int Capacity { get; }
@@ -39,6 +41,13 @@ internal sealed class StreamBuffer : IDisposable
     public void Write(long offset, ReadOnlySpan<byte> data)
     {
         CheckRange(offset, data.Length);
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        EnsureSlots(offset + data.Length);
+        _writtenEnd = Math.Max(_writtenEnd, offset + data.Length);
         while (!data.IsEmpty)
         {
             byte[] chunk = GetOrRentChunk(offset);
@@ -55,8 +64,7 @@ internal sealed class StreamBuffer : IDisposable
         CheckRange(offset, destination.Length);
         while (!destination.IsEmpty)
         {
-            byte[] chunk = _chunks[(int)(offset >> ChunkShift) & _slotMask]
-                ?? throw new InvalidOperationException("Read of stream bytes that were never written.");
+            byte[] chunk = ChunkAt(offset);
             int within = (int)(offset & ChunkMask);
             int n = Math.Min(ChunkSize - within, destination.Length);
             chunk.AsSpan(within, n).CopyTo(destination);
@@ -69,8 +77,7 @@ internal sealed class StreamBuffer : IDisposable
     public ReadOnlySpan<byte> GetSpan(long offset, int maxLength)
     {
         CheckRange(offset, maxLength);
-        byte[] chunk = _chunks[(int)(offset >> ChunkShift) & _slotMask]
-            ?? throw new InvalidOperationException("Read of stream bytes that were never written.");
+        byte[] chunk = ChunkAt(offset);
         int within = (int)(offset & ChunkMask);
         return chunk.AsSpan(within, Math.Min(ChunkSize - within, maxLength));
     }
@@ -83,14 +90,16 @@ internal sealed class StreamBuffer : IDisposable
             return;
         }
 
+        // Chunks wholly below the offset are free; once nothing was written at or beyond it, all of them are.
         long firstChunk = _start >> ChunkShift;
-        long endChunk = offset >> ChunkShift; // chunks strictly below the one holding 'offset' are free
+        long endChunk = offset >= _writtenEnd ? (_writtenEnd + ChunkSize - 1) >> ChunkShift : offset >> ChunkShift;
         for (long c = firstChunk; c < endChunk; c++)
         {
-            ReturnSlot((int)c & _slotMask);
+            ReturnSlot((int)(c & (_chunks.Length - 1)));
         }
 
         _start = offset;
+        _writtenEnd = Math.Max(_writtenEnd, offset);
     }
 
     public void Dispose()
@@ -100,6 +109,31 @@ internal sealed class StreamBuffer : IDisposable
             ReturnSlot(i);
         }
     }
+
+    private void EnsureSlots(long end)
+    {
+        long needed = ((end - 1) >> ChunkShift) - (_start >> ChunkShift) + 1;
+        if (needed <= _chunks.Length)
+        {
+            return;
+        }
+
+        // Re-place the live chunks in a larger ring (chunk index modulo ring size).
+        int size = Math.Min(_maxSlots, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)needed));
+        var grown = new byte[]?[size];
+        long first = _start >> ChunkShift;
+        long last = Math.Max(first, (_writtenEnd - 1) >> ChunkShift);
+        for (long c = first; c <= last; c++)
+        {
+            grown[(int)(c & (size - 1))] = _chunks[(int)(c & (_chunks.Length - 1))];
+        }
+
+        _chunks = grown;
+    }
+
+    private byte[] ChunkAt(long offset) =>
+        _chunks[(int)((offset >> ChunkShift) & (_chunks.Length - 1))]
+        ?? throw new InvalidOperationException("Read of stream bytes that were never written.");
 
     private void ReturnSlot(int slot)
     {
@@ -114,7 +148,7 @@ internal sealed class StreamBuffer : IDisposable
 
     private byte[] GetOrRentChunk(long offset)
     {
-        ref byte[]? slot = ref _chunks[(int)(offset >> ChunkShift) & _slotMask];
+        ref byte[]? slot = ref _chunks[(int)((offset >> ChunkShift) & (_chunks.Length - 1))];
         if (slot is null)
         {
             slot = _pool.Rent();
