@@ -159,6 +159,14 @@ public sealed partial class TouConnection
 
         if ((flags & (TouFlags.Syn | TouFlags.Ack)) != (TouFlags.Syn | TouFlags.Ack) || !acksSyn)
         {
+            if ((flags & TouFlags.Ack) != 0 && !acksSyn)
+            {
+                // The other side holds an old connection from this address (RFC 793 half-open): reset it
+                // with its own acknowledgement number, so our retransmitted SYN finds a clean slate.
+                _halfOpenResetSeq = header.AcknowledgementNumber;
+                Notify();
+            }
+
             Drop(DropReason.Unexpected);
             return;
         }

@@ -9,6 +9,7 @@ public sealed partial class TouConnection
     private bool _handshakeAckPending;
     private int _rtoRetransmits;
     private long _synSentUs;
+    private uint? _halfOpenResetSeq;
 
     /// <summary>Smallest buffer <see cref="PollTransmit"/> accepts.</summary>
     public int MaxDatagramLength => Math.Max(_options.MaxDatagramSize, SeedMaxDatagram);
@@ -50,6 +51,13 @@ public sealed partial class TouConnection
             case Phase.Released:
                 return 0;
             case Phase.SynSent:
+                if (_halfOpenResetSeq is { } resetSeq)
+                {
+                    _halfOpenResetSeq = null;
+                    Stats.ResetsSent++;
+                    return WriteHeader(buffer, TouFlags.Rst, new SequenceNumber(resetSeq), 0, 0, 0);
+                }
+
                 return _rstPending ? BuildRst(buffer) : BuildSyn(nowUs, buffer);
             case Phase.SynReceived:
                 return _rstPending ? BuildRst(buffer) : BuildSynAck(nowUs, buffer);

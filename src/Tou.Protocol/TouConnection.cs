@@ -213,6 +213,9 @@ public sealed partial class TouConnection : IDisposable
 
     internal bool IsReleased => _phase == Phase.Released;
 
+    /// <summary>The peer's initial sequence number (server side: from its SYN).</summary>
+    internal uint PeerInitialSequence => _irs.Value;
+
     /// <summary>Time the peer was last heard from.</summary>
     internal long LastActivityUs => _lastReceiveUs;
 

@@ -133,9 +133,10 @@ public sealed class TouEndpoint : IDisposable
         Stats.DatagramsReceived++;
         if (_connections.TryGetValue(remote, out var connection))
         {
-            if (connection.State == TouConnectionState.Closed && IsFreshSyn(datagram, connection))
+            if (IsFreshSyn(datagram, connection))
             {
-                Remove(connection); // a new connection from an address whose old one is over
+                connection.Abort();
+                Remove(connection); // a new connection from an address whose old one is over or abandoned
             }
             else
             {
@@ -149,6 +150,15 @@ public sealed class TouEndpoint : IDisposable
         {
             Stats.DroppedMalformed++;
             Log.EndpointDropped(_logger, remote, DropReason.Malformed);
+            return;
+        }
+
+        // Bytes after the payload are a checksum trailer; if it does not match, the datagram was damaged
+        // and answering it (with a SYN+ACK or an RST) would act on garbage.
+        if (datagram.Length > TouHeader.Size + header.PayloadLength && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        {
+            Stats.DroppedChecksum++;
+            Log.EndpointDropped(_logger, remote, DropReason.Checksum);
             return;
         }
 
@@ -182,8 +192,14 @@ public sealed class TouEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// A SYN that starts over from an address whose server-side connection is over, or still half-open with
+    /// another initial sequence number (the client restarted, e.g. a reused port), replaces that connection.
+    /// </summary>
     private static bool IsFreshSyn(ReadOnlySpan<byte> datagram, TouConnection old) =>
-        TouHeader.TryRead(datagram, out var h) && h.Flags == TouFlags.Syn && !old.IsClient;
+        TouHeader.TryRead(datagram, out var h) && h.Flags == TouFlags.Syn && !old.IsClient
+        && (old.State == TouConnectionState.Closed || (old.State == TouConnectionState.Connecting && h.SequenceNumber != old.PeerInitialSequence))
+        && (datagram.Length == TouHeader.Size + h.PayloadLength || Extensions.VerifyChecksum(datagram, h.PayloadLength));
 
     private void HandleSyn(long nowUs, SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram)
     {
@@ -196,14 +212,6 @@ public sealed class TouEndpoint : IDisposable
 
         var payload = datagram.Slice(TouHeader.Size, header.PayloadLength);
         var offer = Extensions.ReadOffer(payload);
-        if (datagram.Length > TouHeader.Size + header.PayloadLength && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
-        {
-            // Trailing bytes after a SYN are the checksum of a peer offering one; if it does not match, the SYN was damaged.
-            Stats.DroppedChecksum++;
-            Log.EndpointDropped(_logger, remote, DropReason.Checksum);
-            return;
-        }
-
         if (_connections.Count >= _options.MaxConnections || _acceptQueue.Count >= _options.AcceptBacklog)
         {
             Stats.RefusedConnectionLimit++;

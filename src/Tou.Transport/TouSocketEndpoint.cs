@@ -49,8 +49,14 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         };
         _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
+        Interlocked.Increment(ref s_openEndpoints);
         TouMetrics.EndpointOpened();
     }
+
+    private static int s_openEndpoints;
+
+    /// <summary>Socket endpoints bound and not yet disposed in this process (for leak checks).</summary>
+    public static int OpenEndpoints => Volatile.Read(ref s_openEndpoints);
 
     internal TouTransportOptions Options { get; }
 
@@ -403,6 +409,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         }
 
         _shutdown.Dispose();
+        Interlocked.Decrement(ref s_openEndpoints);
         TouMetrics.EndpointClosed();
     }
 

@@ -35,7 +35,13 @@ public sealed class EnginePair : IDisposable
 
     public long OneWayDelayUs { get; set; }
 
-    public TouEndpoint Client { get; }
+    public TouEndpoint Client { get; private set; }
+
+    /// <summary>The client machine restarts: a fresh endpoint on the same address, knowing nothing of old connections.</summary>
+    public void RestartClient(TouOptions? options = null)
+    {
+        Client = new TouEndpoint(options ?? new TouOptions()) { LocalPort = 40000 };
+    }
 
     public TouEndpoint Server { get; }
 

@@ -54,6 +54,23 @@ public class HandshakeTests : MechanismTestBase
     }
 
     [Fact]
+    public void A_client_that_restarted_on_the_same_address_clears_the_half_open_connection_and_reconnects()
+    {
+        using var pair = new EnginePair();
+        var (_, oldServerSide) = pair.Establish();
+        pair.RestartClient(); // the old client endpoint is simply gone
+
+        var client = pair.Connect();
+        TouConnection? server = null;
+        pair.RunUntil(() => client.State == TouConnectionState.Established && (server ??= pair.Server.Accept()) is not null);
+
+        Assert.Equal(TouCloseReason.ResetByPeer, oldServerSide.CloseReason);
+        Assert.Contains(pair.Trace, p => p.ToServer && p.Header.Flags == TouFlags.Rst); // the half-open reset
+        var (clientApp, serverApp) = Apps(client, server!, 20_000, 20_000);
+        CompleteAndVerify(pair, client, server!, clientApp, serverApp);
+    }
+
+    [Fact]
     public void Connecting_to_an_endpoint_that_does_not_listen_is_refused()
     {
         using var pair = new EnginePair();
