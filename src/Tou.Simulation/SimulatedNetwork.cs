@@ -5,17 +5,11 @@ using Tou.Protocol;
 namespace Tou.Simulation;
 
 /// <summary>Counters of a <see cref="SimulatedNetwork"/>.</summary>
-public sealed class NetworkStats
+public sealed class NetworkStats : ImpairmentStats
 {
     public long Sent { get; internal set; }
     public long Delivered { get; internal set; }
     public long BytesDelivered { get; internal set; }
-    public long Lost { get; internal set; }
-    public long LostInBurst { get; internal set; }
-    public long QueueDrops { get; internal set; }
-    public long Duplicated { get; internal set; }
-    public long Reordered { get; internal set; }
-    public long Corrupted { get; internal set; }
     public long Undeliverable { get; internal set; }
 }
 
@@ -30,7 +24,7 @@ public sealed class SimulatedNetwork
     private readonly Random _random;
     private readonly Dictionary<SocketAddress, TouEndpoint> _nodes = new();
     private readonly List<(SocketAddress Address, TouEndpoint Endpoint)> _nodeList = new();
-    private readonly Dictionary<(SocketAddress From, SocketAddress To), LinkState> _links = new();
+    private readonly Dictionary<(SocketAddress From, SocketAddress To), ImpairedLink> _links = new();
     private readonly PriorityQueue<Delivery, (long At, long Seq)> _inFlight = new();
     private readonly byte[] _buffer = new byte[65_536];
     private long _sequence;
@@ -62,7 +56,7 @@ public sealed class SimulatedNetwork
         _nodeList.Add((address, endpoint));
     }
 
-    public void SetLink(SocketAddress from, SocketAddress to, LinkProfile profile) => _links[(from, to)] = new LinkState(profile);
+    public void SetLink(SocketAddress from, SocketAddress to, LinkProfile profile) => _links[(from, to)] = new ImpairedLink(profile, _random, Stats);
 
     public void SetPath(SocketAddress a, SocketAddress b, LinkProfile profile)
     {
@@ -198,77 +192,29 @@ public sealed class SimulatedNetwork
         Observer?.Invoke(from, to, datagram.ToArray());
         if (!_links.TryGetValue((from, to), out var link))
         {
-            link = new LinkState(LinkProfile.Perfect);
+            link = new ImpairedLink(LinkProfile.Perfect, _random, Stats);
             _links[(CopyOf(from), CopyOf(to))] = link;
         }
 
-        var p = link.Profile;
-        if (p.BurstEnterProbability > 0)
-        {
-            link.InBurst = link.InBurst ? _random.NextDouble() >= p.BurstExitProbability : _random.NextDouble() < p.BurstEnterProbability;
-            if (link.InBurst && _random.NextDouble() < p.BurstLossRate)
-            {
-                Stats.LostInBurst++;
-                return;
-            }
-        }
-
-        if (p.LossRate > 0 && _random.NextDouble() < p.LossRate)
-        {
-            Stats.Lost++;
-            return;
-        }
-
-        // Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.
-        long departUs = NowUs;
-        if (p.RateBitsPerSecond > 0)
-        {
-            long queuedBytes = (long)((link.BusyUntilUs - NowUs) * (p.RateBitsPerSecond / 8e6));
-            if (link.BusyUntilUs > NowUs && queuedBytes + datagram.Length > p.QueueLimitBytes)
-            {
-                Stats.QueueDrops++;
-                return;
-            }
-
-            long serialisationUs = Math.Max(1, datagram.Length * 8_000_000L / p.RateBitsPerSecond);
-            departUs = Math.Max(NowUs, link.BusyUntilUs) + serialisationUs;
-            link.BusyUntilUs = departUs;
-        }
-
-        int copies = p.DuplicateRate > 0 && _random.NextDouble() < p.DuplicateRate ? 2 : 1;
-        if (copies == 2)
-        {
-            Stats.Duplicated++;
-        }
-
+        var copy = ArrayPool<byte>.Shared.Rent(datagram.Length);
+        datagram.CopyTo(copy);
+        Span<long> arrivals = stackalloc long[2];
+        int copies = link.Admit(NowUs, copy.AsSpan(0, datagram.Length), arrivals);
         for (int c = 0; c < copies; c++)
         {
-            long at = departUs + p.Delay.Ticks / 10;
-            if (p.Jitter > TimeSpan.Zero)
+            var data = copy;
+            if (c > 0)
             {
-                at += (long)(_random.NextDouble() * (p.Jitter.Ticks / 10));
+                data = ArrayPool<byte>.Shared.Rent(datagram.Length);
+                copy.AsSpan(0, datagram.Length).CopyTo(data);
             }
 
-            if (p.ReorderRate > 0 && _random.NextDouble() < p.ReorderRate)
-            {
-                at += p.ReorderDelay.Ticks / 10;
-                Stats.Reordered++;
-            }
+            _inFlight.Enqueue(new Delivery(from, to, data, datagram.Length), (arrivals[c], _sequence++));
+        }
 
-            var copy = ArrayPool<byte>.Shared.Rent(datagram.Length);
-            datagram.CopyTo(copy);
-            if (p.CorruptRate > 0 && _random.NextDouble() < p.CorruptRate)
-            {
-                int flips = _random.Next(1, 4);
-                for (int i = 0; i < flips; i++)
-                {
-                    copy[_random.Next(datagram.Length)] ^= (byte)_random.Next(1, 256);
-                }
-
-                Stats.Corrupted++;
-            }
-
-            _inFlight.Enqueue(new Delivery(from, to, copy, datagram.Length), (at, _sequence++));
+        if (copies == 0)
+        {
+            ArrayPool<byte>.Shared.Return(copy);
         }
     }
 
@@ -280,13 +226,4 @@ public sealed class SimulatedNetwork
     }
 
     private readonly record struct Delivery(SocketAddress From, SocketAddress To, byte[] Data, int Length);
-
-    private sealed class LinkState(LinkProfile profile)
-    {
-        public LinkProfile Profile { get; } = profile;
-
-        public long BusyUntilUs { get; set; }
-
-        public bool InBurst { get; set; }
-    }
 }

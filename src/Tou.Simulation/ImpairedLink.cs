@@ -1,0 +1,104 @@
+namespace Tou.Simulation;
+
+/// <summary>Counters of what impairments did to datagrams.</summary>
+public class ImpairmentStats
+{
+    public long Lost { get; internal set; }
+    public long LostInBurst { get; internal set; }
+    public long QueueDrops { get; internal set; }
+    public long Duplicated { get; internal set; }
+    public long Reordered { get; internal set; }
+    public long Corrupted { get; internal set; }
+}
+
+/// <summary>
+/// One direction of a path with a <see cref="LinkProfile"/>: decides, per datagram, whether it is lost,
+/// when each copy arrives (rate limit, delay, jitter, reordering, duplication) and whether it is damaged.
+/// The simulator runs it on virtual time; the UDP relay on the real clock. Not thread-safe.
+/// </summary>
+public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentStats stats)
+{
+    private long _busyUntilUs;
+    private bool _inBurst;
+
+    public LinkProfile Profile { get; } = profile ?? throw new ArgumentNullException(nameof(profile));
+
+    /// <summary>
+    /// Admits one datagram sent at <paramref name="nowUs"/>: returns how many copies arrive (0 when lost or
+    /// dropped by the queue) and writes their arrival times into <paramref name="arrivals"/> (room for 2).
+    /// A corrupted datagram has one to three bytes of <paramref name="datagram"/> flipped in place.
+    /// </summary>
+    public int Admit(long nowUs, Span<byte> datagram, Span<long> arrivals)
+    {
+        var p = Profile;
+        if (p.BurstEnterProbability > 0)
+        {
+            _inBurst = _inBurst ? random.NextDouble() >= p.BurstExitProbability : random.NextDouble() < p.BurstEnterProbability;
+            if (_inBurst && random.NextDouble() < p.BurstLossRate)
+            {
+                stats.LostInBurst++;
+                return 0;
+            }
+        }
+
+        if (p.LossRate > 0 && random.NextDouble() < p.LossRate)
+        {
+            stats.Lost++;
+            return 0;
+        }
+
+        // Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.
+        long departUs = nowUs;
+        if (p.RateBitsPerSecond > 0)
+        {
+            long queuedBytes = (long)((_busyUntilUs - nowUs) * (p.RateBitsPerSecond / 8e6));
+            if (_busyUntilUs > nowUs && queuedBytes + datagram.Length > p.QueueLimitBytes)
+            {
+                stats.QueueDrops++;
+                return 0;
+            }
+
+            long serialisationUs = Math.Max(1, datagram.Length * 8_000_000L / p.RateBitsPerSecond);
+            departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
+            _busyUntilUs = departUs;
+        }
+
+        if (p.CorruptRate > 0 && random.NextDouble() < p.CorruptRate && datagram.Length > 0)
+        {
+            int flips = random.Next(1, 4);
+            for (int i = 0; i < flips; i++)
+            {
+                datagram[random.Next(datagram.Length)] ^= (byte)random.Next(1, 256);
+            }
+
+            stats.Corrupted++;
+        }
+
+        int copies = p.DuplicateRate > 0 && random.NextDouble() < p.DuplicateRate ? 2 : 1;
+        if (copies == 2)
+        {
+            stats.Duplicated++;
+        }
+
+        for (int c = 0; c < copies; c++)
+        {
+            long at = departUs + TouTimeUs(p.Delay);
+            if (p.Jitter > TimeSpan.Zero)
+            {
+                at += (long)(random.NextDouble() * TouTimeUs(p.Jitter));
+            }
+
+            if (p.ReorderRate > 0 && random.NextDouble() < p.ReorderRate)
+            {
+                at += TouTimeUs(p.ReorderDelay);
+                stats.Reordered++;
+            }
+
+            arrivals[c] = at;
+        }
+
+        return copies;
+    }
+
+    private static long TouTimeUs(TimeSpan span) => span.Ticks / TimeSpan.TicksPerMicrosecond;
+}
