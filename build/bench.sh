@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: TOU and TCP side by side on this machine (loopback), Release build.
+#   bash build/bench.sh            full run (a few minutes)
+#   bash build/bench.sh --quick    about a minute
+# Prints a table and writes artifacts/bench/results.json (one key per figure, TOU/TCP ratios included).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dotnet build -c Release tests/Tou.EndToEndBench -v quiet -nologo >/dev/null
+dotnet run -c Release --no-build --project tests/Tou.EndToEndBench -- --out artifacts/bench/results.json "$@"

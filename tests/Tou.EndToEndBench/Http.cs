@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
+using Tou.Kestrel;
+
+namespace Tou.EndToEndBench;
+
+/// <summary>The minimal "Hello, World!" app on TCP and TOU, driven by one load generator.</summary>
+internal static class Http
+{
+    public sealed class App(WebApplication app, Uri tcp, Uri tou) : IAsyncDisposable
+    {
+        public Uri TcpUri { get; } = tcp;
+
+        public Uri TouUri { get; } = tou;
+
+        public async ValueTask DisposeAsync()
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    public static async Task<App> StartAppAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseTou();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.ListenTou(IPAddress.Loopback, 0);
+        });
+        var app = builder.Build();
+        app.MapGet("/", () => "Hello, World!");
+        await app.StartAsync();
+        var tcp = app.Urls.First(u => !u.Contains("tou:", StringComparison.Ordinal));
+        TouEndPoint.TryParse(app.Urls.First(u => u.Contains("tou:", StringComparison.Ordinal)), out var tou);
+        return new App(app, new Uri(tcp), new Uri($"http://{tou!.IPEndPoint}/"));
+    }
+
+    /// <summary>Each connection is its own client issuing requests back to back; latency of every request is kept.</summary>
+    public static async Task<(double Rps, double P50Us, double P99Us)> LoadAsync(Uri uri, int connections, TimeSpan duration, bool tou)
+    {
+        var factory = new TouConnectionFactory();
+        var clients = Enumerable.Range(0, connections).Select(_ =>
+        {
+            var handler = tou ? TouHttp.CreateHandler(factory) : new SocketsHttpHandler();
+            handler.MaxConnectionsPerServer = 1;
+            return new HttpClient(handler) { BaseAddress = uri };
+        }).ToList();
+
+        // Warm up every connection (and the JIT) before measuring.
+        await Task.WhenAll(clients.Select(c => c.GetStringAsync("/")));
+        var latencies = new List<long>[connections];
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(clients.Select((client, i) => Task.Run(async () =>
+        {
+            var mine = latencies[i] = new List<long>(100_000);
+            while (stopwatch.Elapsed < duration)
+            {
+                long start = Stopwatch.GetTimestamp();
+                using var response = await client.GetAsync("/", HttpCompletionOption.ResponseContentRead);
+                mine.Add(Stopwatch.GetTimestamp() - start);
+            }
+        })));
+        double seconds = stopwatch.Elapsed.TotalSeconds;
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        double Us(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
+        return (all.Length / seconds, Us(all[all.Length / 2]), Us(all[(int)(all.Length * 0.99)]));
+    }
+}

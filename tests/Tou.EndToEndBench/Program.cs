@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Tou.EndToEndBench;
+using Tou.Kestrel;
+using Tou.Relay;
+using Tou.Simulation;
+using Tou.Transport;
+
+// End-to-end figures, TOU and TCP side by side in one run on this machine. --quick for a ~1 minute run.
+bool quick = args.Contains("--quick");
+string output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? "artifacts/bench/results.json";
+var results = new SortedDictionary<string, double>(StringComparer.Ordinal);
+var table = new List<(string Figure, string Tou, string Tcp, string Ratio)>();
+void Record(string key, double value) => results[key] = Math.Round(value, 3);
+
+Console.WriteLine($"Tou.Kestrel end-to-end benchmark ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+
+// (a) bulk goodput over loopback
+long bulkBytes = quick ? 200_000_000 : 1_000_000_000;
+double touBulk = await Bulk.TouAsync(bulkBytes);
+double tcpBulk = await Bulk.TcpAsync(bulkBytes);
+Record("bulk_tou_gbps", touBulk);
+Record("bulk_tcp_gbps", tcpBulk);
+Record("bulk_tou_tcp_ratio", touBulk / tcpBulk);
+table.Add(($"bulk goodput, {bulkBytes / 1e6:0} MB one stream", $"{touBulk:0.00} Gbit/s", $"{tcpBulk:0.00} Gbit/s", $"{touBulk / tcpBulk:0.00}"));
+
+// (b) HTTP/1.1 against the same minimal app served over both
+var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
+await using (var app = await Http.StartAppAsync())
+{
+    foreach (int connections in new[] { 1, 64 })
+    {
+        var tou = await Http.LoadAsync(app.TouUri, connections, duration, tou: true);
+        var tcp = await Http.LoadAsync(app.TcpUri, connections, duration, tou: false);
+        Record($"http_{connections}conn_tou_rps", tou.Rps);
+        Record($"http_{connections}conn_tcp_rps", tcp.Rps);
+        Record($"http_{connections}conn_tou_tcp_ratio", tou.Rps / tcp.Rps);
+        Record($"http_{connections}conn_tou_p50_us", tou.P50Us);
+        Record($"http_{connections}conn_tou_p99_us", tou.P99Us);
+        Record($"http_{connections}conn_tcp_p50_us", tcp.P50Us);
+        Record($"http_{connections}conn_tcp_p99_us", tcp.P99Us);
+        table.Add(($"HTTP/1.1 {connections} conn, requests/s", $"{tou.Rps:N0}", $"{tcp.Rps:N0}", $"{tou.Rps / tcp.Rps:0.00}"));
+        table.Add(($"HTTP/1.1 {connections} conn, p50 / p99 µs", $"{tou.P50Us:N0} / {tou.P99Us:N0}", $"{tcp.P50Us:N0} / {tcp.P99Us:N0}", ""));
+    }
+}
+
+// (c) TOU through the impairment relay
+foreach (int rtt in new[] { 20, 100 })
+{
+    foreach (double loss in new[] { 0.0, 0.01, 0.05 })
+    {
+        double mbps = await Bulk.TouThroughRelayAsync(TimeSpan.FromMilliseconds(rtt), loss, TimeSpan.FromSeconds(quick ? 3 : 8));
+        Record($"relay_rtt{rtt}ms_loss{loss * 100:0}pct_tou_mbps", mbps);
+        table.Add(($"TOU via relay, {rtt} ms RTT, {loss:P0} loss", $"{mbps:0.0} Mbit/s", "", ""));
+    }
+}
+
+// (d) connection setup and memory per idle connection
+var (touSetup, tcpSetup) = await Setup.MeasureAsync(quick ? 100 : 300);
+Record("setup_tou_p50_us", touSetup.P50Us);
+Record("setup_tou_p99_us", touSetup.P99Us);
+Record("setup_tcp_p50_us", tcpSetup.P50Us);
+Record("setup_tcp_p99_us", tcpSetup.P99Us);
+table.Add(("connection setup p50 / p99 µs", $"{touSetup.P50Us:N0} / {touSetup.P99Us:N0}", $"{tcpSetup.P50Us:N0} / {tcpSetup.P99Us:N0}", ""));
+var (touMemory, tcpMemory) = await Setup.IdleMemoryAsync(1000);
+Record("idle_connection_tou_bytes", touMemory);
+Record("idle_connection_tcp_bytes", tcpMemory);
+table.Add(("managed memory per idle connection (both ends), 1,000 open", $"{touMemory / 1024:N1} KiB", $"{tcpMemory / 1024:N1} KiB", ""));
+
+Console.WriteLine();
+Console.WriteLine($"| {"figure",-52} | {"TOU",-20} | {"TCP",-20} | {"TOU/TCP",-7} |");
+Console.WriteLine($"|{new string('-', 54)}|{new string('-', 22)}|{new string('-', 22)}|{new string('-', 9)}|");
+foreach (var (figure, tou, tcp, ratio) in table)
+{
+    Console.WriteLine($"| {figure,-52} | {tou,-20} | {tcp,-20} | {ratio,-7} |");
+}
+
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+await File.WriteAllTextAsync(output, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine($"\nwrote {output}");
