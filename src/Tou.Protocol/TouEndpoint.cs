@@ -196,6 +196,33 @@ public sealed class TouEndpoint : IDisposable
     /// A SYN that starts over from an address whose server-side connection is over, or still half-open with
     /// another initial sequence number (the client restarted, e.g. a reused port), replaces that connection.
     /// </summary>
+    /// <summary>
+    /// Handles a buffer that may hold several back-to-back packets from one sender, as UDP receive offload
+    /// (GRO) delivers them: all as long as the first except perhaps the last. Only packets of a known
+    /// connection are split (its checksum setting tells the packet length); anything else is one datagram.
+    /// </summary>
+    public void HandleCoalesced(long nowUs, SocketAddress remote, ReadOnlySpan<byte> buffer)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        if (!_connections.TryGetValue(remote, out var connection) || !TouHeader.TryRead(buffer, out var first))
+        {
+            HandleDatagram(nowUs, remote, buffer);
+            return;
+        }
+
+        int segment = TouHeader.Size + first.PayloadLength + (connection.ChecksumNegotiated ? Extensions.ChecksumSize : 0);
+        if (segment >= buffer.Length)
+        {
+            HandleDatagram(nowUs, remote, buffer);
+            return;
+        }
+
+        for (int offset = 0; offset < buffer.Length; offset += segment)
+        {
+            HandleDatagram(nowUs, remote, buffer.Slice(offset, Math.Min(segment, buffer.Length - offset)));
+        }
+    }
+
     private static bool IsFreshSyn(ReadOnlySpan<byte> datagram, TouConnection old) =>
         TouHeader.TryRead(datagram, out var h) && h.Flags == TouFlags.Syn && !old.IsClient
         && (old.State == TouConnectionState.Closed || (old.State == TouConnectionState.Connecting && h.SequenceNumber != old.PeerInitialSequence))

@@ -44,9 +44,9 @@ public static class TouMetrics
         s_closedConnections.Add(1, new KeyValuePair<string, object?>("reason", ReasonName(reason)));
     }
 
-    internal static void DatagramSent(int bytes)
+    internal static void DatagramsSent(int datagrams, int bytes)
     {
-        s_datagramsSent.Add(1);
+        s_datagramsSent.Add(datagrams);
         s_bytesSent.Add(bytes);
     }
 

@@ -26,6 +26,15 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly List<(TouSocketConnection Connection, long DeadlineUs)> _orphans = new();
     private readonly Task _receiveLoop;
+    private const int SolUdp = 17;          // IPPROTO_UDP
+    private const int UdpSegment = 103;     // UDP_SEGMENT (Linux GSO)
+    private const int MaxGsoSegments = 44;  // stays under 64 KiB with 1,452-byte datagrams
+    private const int MaxGsoBytes = 64_000;
+    private const int UdpGro = 104;         // UDP_GRO (Linux receive offload)
+    private const int MaxDatagramsPerWakeup = 64;
+    private bool _gsoEnabled;
+    private readonly bool _groEnabled;
+    private int _gsoSegment;
     private long _timerDueUs = TouTime.Never;
     private bool _disposed;
 
@@ -37,7 +46,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
         // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
         DatagramBufferSize = Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512;
-        _transmitBuffer = GC.AllocateArray<byte>(DatagramBufferSize, pinned: true);
+        _gsoEnabled = options.UseSegmentationOffload && OperatingSystem.IsLinux();
+        _groEnabled = options.UseSegmentationOffload && OperatingSystem.IsLinux() && TryEnableGro(socket);
+        _transmitBuffer = GC.AllocateArray<byte>(_gsoEnabled ? MaxGsoBytes + DatagramBufferSize : DatagramBufferSize, pinned: true);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
@@ -246,7 +257,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = GC.AllocateArray<byte>(DatagramBufferSize, pinned: true);
+        var buffer = GC.AllocateArray<byte>(_groEnabled ? 65_536 : DatagramBufferSize, pinned: true);
         var address = new SocketAddress(_socket.AddressFamily);
         var token = _shutdown.Token;
         while (!token.IsCancellationRequested)
@@ -267,7 +278,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
                 continue;
             }
 
-            TouMetrics.DatagramReceived(received);
             lock (_gate)
             {
                 if (_disposed)
@@ -275,10 +285,39 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
                     break;
                 }
 
+                // Handle this datagram and whatever else is already queued, then send and dispatch once.
                 long now = Now();
-                _engine.HandleDatagram(now, address, buffer.AsSpan(0, received));
+                Handle(now, address, buffer.AsSpan(0, received));
+                for (int more = 0; more < MaxDatagramsPerWakeup && _socket.Available > 0; more++)
+                {
+                    try
+                    {
+                        received = _socket.ReceiveFrom(buffer, SocketFlags.None, address);
+                    }
+                    catch (SocketException ex)
+                    {
+                        Log.ReceiveFailed(_logger, ex.SocketErrorCode);
+                        break;
+                    }
+
+                    Handle(now, address, buffer.AsSpan(0, received));
+                }
+
                 AfterEngineWork(now);
             }
+        }
+    }
+
+    private void Handle(long now, SocketAddress from, ReadOnlySpan<byte> data)
+    {
+        TouMetrics.DatagramReceived(data.Length);
+        if (_groEnabled)
+        {
+            _engine.HandleCoalesced(now, from, data);
+        }
+        else
+        {
+            _engine.HandleDatagram(now, from, data);
         }
     }
 
@@ -342,22 +381,126 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     private void Flush(long now)
     {
-        int length;
-        while ((length = _engine.PollTransmit(now, _transmitBuffer, out var destination)) > 0)
+        if (!_gsoEnabled)
         {
-            try
+            int length;
+            while ((length = _engine.PollTransmit(now, _transmitBuffer.AsSpan(0, DatagramBufferSize), out var destination)) > 0)
             {
-                _socket.SendTo(_transmitBuffer.AsSpan(0, length), SocketFlags.None, destination!);
-                TouMetrics.DatagramSent(length);
+                Send(_transmitBuffer.AsSpan(0, length), destination!, segmentSize: 0);
             }
-            catch (SocketException ex)
+
+            return;
+        }
+
+        // UDP GSO: consecutive datagrams to one destination with one size (the last may be shorter) leave in
+        // one system call; the kernel cuts them apart. The engine writes each datagram right after the last.
+        int batchBytes = 0, segment = 0, count = 0;
+        SocketAddress? batchDestination = null;
+        while (true)
+        {
+            var room = _transmitBuffer.AsSpan(batchBytes);
+            int n = _engine.PollTransmit(now, room, out var destination);
+            if (n == 0)
             {
-                Log.SendFailed(_logger, ex.SocketErrorCode);
+                break;
             }
-            catch (ObjectDisposedException)
+
+            bool joins = count > 0 && n <= segment && count < MaxGsoSegments && destination!.Equals(batchDestination)
+                && batchBytes + n <= MaxGsoBytes;
+            if (joins)
             {
-                return;
+                batchBytes += n;
+                count++;
+                if (n < segment)
+                {
+                    SendBatch(batchDestination!, batchBytes, segment, count); // a shorter datagram ends a batch
+                    batchBytes = count = 0;
+                }
             }
+            else
+            {
+                if (count > 0)
+                {
+                    SendBatch(batchDestination!, batchBytes, segment, count);
+                    _transmitBuffer.AsSpan(batchBytes, n).CopyTo(_transmitBuffer);
+                }
+
+                batchBytes = n;
+                segment = n;
+                count = 1;
+                batchDestination = destination;
+            }
+
+            if (_transmitBuffer.Length - batchBytes < DatagramBufferSize)
+            {
+                SendBatch(batchDestination!, batchBytes, segment, count);
+                batchBytes = count = 0;
+            }
+        }
+
+        if (count > 0)
+        {
+            SendBatch(batchDestination!, batchBytes, segment, count);
+        }
+    }
+
+    private void SendBatch(SocketAddress destination, int bytes, int segment, int count) =>
+        Send(_transmitBuffer.AsSpan(0, bytes), destination, count > 1 ? segment : 0);
+
+    /// <summary>Sends one datagram, or with <paramref name="segmentSize"/> &gt; 0 a GSO batch of them.</summary>
+    private void Send(ReadOnlySpan<byte> data, SocketAddress destination, int segmentSize)
+    {
+        try
+        {
+            // UDP_SEGMENT is a socket option here (.NET sends no control messages), so it must never be smaller
+            // than a lone datagram about to go out, or the kernel would cut that datagram in two.
+            int wanted = segmentSize > 0 ? segmentSize : 0;
+            if (_gsoEnabled && wanted != _gsoSegment && (wanted > 0 || data.Length > _gsoSegment))
+            {
+                SetGsoSegment(wanted);
+            }
+
+            _socket.SendTo(data, SocketFlags.None, destination);
+            int datagrams = segmentSize > 0 ? (data.Length + segmentSize - 1) / segmentSize : 1;
+            TouMetrics.DatagramsSent(datagrams, data.Length);
+        }
+        catch (SocketException ex)
+        {
+            Log.SendFailed(_logger, ex.SocketErrorCode);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private static bool TryEnableGro(Socket socket)
+    {
+        try
+        {
+            Span<byte> on = stackalloc byte[4];
+            BitConverter.TryWriteBytes(on, 1);
+            socket.SetRawSocketOption(SolUdp, UdpGro, on);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private void SetGsoSegment(int size)
+    {
+        try
+        {
+            Span<byte> value = stackalloc byte[4];
+            BitConverter.TryWriteBytes(value, size);
+            _socket.SetRawSocketOption(SolUdp, UdpSegment, value);
+            _gsoSegment = size;
+        }
+        catch (SocketException)
+        {
+            _gsoEnabled = false; // the kernel has no UDP GSO: one datagram per call from now on
+            _gsoSegment = 0;
         }
     }
 

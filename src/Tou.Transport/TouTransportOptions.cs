@@ -15,6 +15,10 @@ public sealed class TouTransportOptions
     /// <summary>Kernel send buffer of each UDP socket (SO_SNDBUF).</summary>
     public int SocketSendBufferSize { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>Send runs of equal-size datagrams to one peer in one system call with UDP GSO (Linux UDP_SEGMENT);
+    /// falls back by itself where the kernel lacks it.</summary>
+    public bool UseSegmentationOffload { get; set; } = true;
+
     /// <summary>Pool for the pipes' memory; Kestrel passes its own.</summary>
     public MemoryPool<byte>? MemoryPool { get; set; }
 

@@ -27,6 +27,12 @@ Record("bulk_tcp_gbps", tcpBulk);
 Record("bulk_tou_tcp_ratio", touBulk / tcpBulk);
 table.Add(($"bulk goodput, {bulkBytes / 1e6:0} MB one stream", $"{touBulk:0.00} Gbit/s", $"{tcpBulk:0.00} Gbit/s", $"{touBulk / tcpBulk:0.00}"));
 
+if (args.Contains("--bulk-only"))
+{
+    Console.WriteLine($"TOU {touBulk:0.00} Gbit/s, TCP {tcpBulk:0.00} Gbit/s");
+    return;
+}
+
 // (b) HTTP/1.1 against the same minimal app served over both
 var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
 await using (var app = await Http.StartAppAsync())

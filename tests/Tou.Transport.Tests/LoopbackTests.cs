@@ -43,14 +43,16 @@ public class LoopbackTests
     }
 
     [Theory]
-    [InlineData("127.0.0.1", 1)]
-    [InlineData("127.0.0.1", 20_000_000)]
-    [InlineData("::1", 5_000_000)]
-    public async Task Transfers_both_ways_byte_exact_and_closes_gracefully(string address, int size)
+    [InlineData("127.0.0.1", 1, true)]
+    [InlineData("127.0.0.1", 20_000_000, true)]
+    [InlineData("127.0.0.1", 20_000_000, false)]
+    [InlineData("::1", 5_000_000, true)]
+    public async Task Transfers_both_ways_byte_exact_and_closes_gracefully(string address, int size, bool offload)
     {
         var ip = IPAddress.Parse(address);
-        await using var server = TouSocketEndpoint.Bind(new IPEndPoint(ip, 0), listen: true);
-        await using var client = TouSocketEndpoint.Bind(new IPEndPoint(ip, 0));
+        var options = new TouTransportOptions { UseSegmentationOffload = offload };
+        await using var server = TouSocketEndpoint.Bind(new IPEndPoint(ip, 0), options, listen: true);
+        await using var client = TouSocketEndpoint.Bind(new IPEndPoint(ip, 0), options);
         var upload = RandomNumberGenerator.GetBytes(size);
         var download = RandomNumberGenerator.GetBytes(size / 2 + 1);
 
