@@ -4,7 +4,7 @@ using Tou.Simulation;
 
 // Goodput of one TOU connection on a simulated path (virtual time: the figure does not depend on this
 // machine's speed). Usage:
-//   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc cubic|newreno] [--plain]
+//   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc cubic|newreno|bbr] [--plain]
 var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
 {
     ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "cubic", ["queue"] = "0",
@@ -27,7 +27,7 @@ for (int i = 0; i < args.Length; i++)
     }
     else
     {
-        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno --queue <KiB, 0 = one BDP> --plain --both");
+        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno|bbr --queue <KiB, 0 = one BDP> --plain --both");
         return 2;
     }
 }
@@ -41,7 +41,7 @@ int queue = Get("queue") > 0 ? (int)(Get("queue") * 1024) : (int)Math.Max(64 * 1
 var options = new TouOptions
 {
     EnableExtensions = !plain,
-    CongestionControl = settings["cc"].Equals("newreno", StringComparison.OrdinalIgnoreCase) ? CongestionControlAlgorithm.NewReno : CongestionControlAlgorithm.Cubic,
+    CongestionControl = Enum.Parse<CongestionControlAlgorithm>(settings["cc"], ignoreCase: true),
     IdleTimeout = TimeSpan.FromMinutes(10),
 };
 var path = LinkProfile.Path(rtt, loss, rate, queue);

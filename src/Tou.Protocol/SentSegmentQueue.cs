@@ -19,6 +19,9 @@ internal enum SegmentState : byte
 
     /// <summary>The segment is the FIN (no data, one sequence number).</summary>
     Fin = 16,
+
+    /// <summary>Sent while the application had nothing more to send (its rate sample understates the path).</summary>
+    AppLimited = 32,
 }
 
 internal struct SentSegment
@@ -27,6 +30,11 @@ internal struct SentSegment
     public int Length;
     public long SentUs;
     public SegmentState State;
+
+    // Delivery-rate estimation: the connection's delivery state when this segment was (last) sent.
+    public long DeliveredAtSend;
+    public long DeliveredTimeAtSend;
+    public long FirstSentTimeAtSend;
 
     public readonly long End => Offset + Length + ((State & SegmentState.Fin) != 0 ? 1 : 0);
 

@@ -526,10 +526,18 @@ public sealed partial class TouConnection
 
         DetectLosses(nowUs, ackOffset);
 
-        if (deliveredBytes > 0 && !_inRecovery)
+        double deliveryRate = deliveredBytes > 0 ? TakeRateSample() : 0;
+        if (deliveredBytes > 0 && (!_inRecovery || _congestion.WantsAcksInRecovery))
         {
             bool windowLimited = _bytesInFlight + deliveredBytes + (2L * _sendMss) >= _congestion.CongestionWindow;
-            _congestion.OnAcked(nowUs, deliveredBytes, windowLimited, new RttSnapshot(Math.Max(rttSampleUs, 0), _rtt.SmoothedRttUs, _rtt.MinRttUs));
+            _congestion.OnAcked(nowUs, deliveredBytes, windowLimited, new AckSample(Math.Max(rttSampleUs, 0), _rtt.SmoothedRttUs, _rtt.MinRttUs)
+            {
+                DeliveryRate = deliveryRate,
+                AppLimited = _sampleAppLimited,
+                PriorDelivered = _sampleDeliveredAtSend,
+                Delivered = _delivered,
+                BytesInFlight = _bytesInFlight,
+            });
         }
 
         // Restart the retransmission timer on progress (RFC 6298 5.3); stop it when nothing is outstanding.
@@ -584,6 +592,7 @@ public sealed partial class TouConnection
             {
                 delivered += seg.Length;
                 CheckSpurious(seg, nowUs);
+                OnDelivered(seg, nowUs);
                 NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
             }
 
@@ -624,6 +633,44 @@ public sealed partial class TouConnection
             _recoveryUndone = true;
             _congestion.UndoCongestionEvent();
         }
+    }
+
+    /// <summary>Counts a delivered segment and keeps the newest-sent one as this ACK's rate sample.</summary>
+    private void OnDelivered(in SentSegment seg, long nowUs)
+    {
+        _delivered += seg.Length;
+        _deliveredTimeUs = nowUs;
+        if (!_rateSampleValid || seg.DeliveredAtSend > _sampleDeliveredAtSend)
+        {
+            _rateSampleValid = true;
+            _sampleDeliveredAtSend = seg.DeliveredAtSend;
+            _sampleDeliveredTimeAtSend = seg.DeliveredTimeAtSend;
+            _sampleFirstSentTimeAtSend = seg.FirstSentTimeAtSend;
+            _sampleSentUs = seg.SentUs;
+            _sampleAppLimited = seg.Is(SegmentState.AppLimited);
+        }
+    }
+
+    /// <summary>The delivery rate (bytes/s) over the sampled segment's flight; 0 when there is no usable sample.</summary>
+    private double TakeRateSample()
+    {
+        if (!_rateSampleValid)
+        {
+            return 0;
+        }
+
+        _rateSampleValid = false;
+        _firstSentTimeUs = _sampleSentUs;
+        long sendElapsed = _sampleSentUs - _sampleFirstSentTimeAtSend;
+        long ackElapsed = _deliveredTimeUs - _sampleDeliveredTimeAtSend;
+        long interval = Math.Max(sendElapsed, ackElapsed);
+        long delivered = _delivered - _sampleDeliveredAtSend;
+        if (interval <= 0 || delivered <= 0 || (_rtt.MinRttUs != long.MaxValue && interval < _rtt.MinRttUs))
+        {
+            return 0; // too short to mean anything (ACK compression)
+        }
+
+        return delivered * 1e6 / interval;
     }
 
     private static void NoteDelivered(in SentSegment seg, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
@@ -671,6 +718,7 @@ public sealed partial class TouConnection
                     seg.State = (seg.State | SegmentState.Sacked) & ~(SegmentState.InFlight | SegmentState.Lost);
                     delivered += seg.Length;
                     CheckSpurious(seg, nowUs);
+                    OnDelivered(seg, nowUs);
                     NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
                 }
             }
@@ -774,6 +822,15 @@ public sealed partial class TouConnection
     private bool _recoveryUndone;
     private bool _recoveryByTimeout;
     private long _duplicateAckBytes;
+    private long _delivered;
+    private long _deliveredTimeUs;
+    private long _firstSentTimeUs;
+    private bool _rateSampleValid;
+    private long _sampleDeliveredAtSend;
+    private long _sampleDeliveredTimeAtSend;
+    private long _sampleFirstSentTimeAtSend;
+    private long _sampleSentUs;
+    private bool _sampleAppLimited;
     private bool _fastRetransmitPending;
 
     private void MarkLost(ref SentSegment seg)

@@ -261,6 +261,7 @@ public sealed partial class TouConnection
                 _fastRetransmitPending = false;
                 seg.State = (seg.State | SegmentState.InFlight | SegmentState.Retransmitted) & ~SegmentState.Lost;
                 seg.SentUs = nowUs;
+                StampDeliveryState(ref seg, nowUs);
                 _bytesInFlight += seg.Length;
                 Stats.Retransmissions++;
                 _endpoint?.OnRetransmission();
@@ -297,6 +298,7 @@ public sealed partial class TouConnection
             long offset = _sndNxt;
             _sndNxt += length;
             _segments.Add(new SentSegment { Offset = offset, Length = length, SentUs = nowUs, State = SegmentState.InFlight });
+            StampDeliveryState(ref _segments.Last, nowUs);
             _bytesInFlight += length;
             Stats.DataPacketsSent++;
             ArmRto(nowUs);
@@ -318,6 +320,24 @@ public sealed partial class TouConnection
         return 0;
     }
 
+    /// <summary>
+    /// Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation): each transmission remembers how
+    /// much had been delivered, and when, so its acknowledgement yields the rate over its flight.
+    /// </summary>
+    private void StampDeliveryState(ref SentSegment seg, long nowUs)
+    {
+        if (_bytesInFlight == 0)
+        {
+            _firstSentTimeUs = _deliveredTimeUs = nowUs; // nothing else in flight: a new flight starts here
+        }
+
+        seg.DeliveredAtSend = _delivered;
+        seg.DeliveredTimeAtSend = _deliveredTimeUs;
+        seg.FirstSentTimeAtSend = _firstSentTimeUs;
+        bool appLimited = _written - _sndNxt <= 0 && _bytesInFlight < _congestion.CongestionWindow;
+        seg.State = appLimited ? seg.State | SegmentState.AppLimited : seg.State & ~SegmentState.AppLimited;
+    }
+
     private bool CongestionAllows(int length)
     {
         long pipe = _bytesInFlight - _duplicateAckBytes;
@@ -335,8 +355,10 @@ public sealed partial class TouConnection
             return true;
         }
 
-        double gain = _congestion.InSlowStart ? 2.0 : 1.25;
-        double bytesPerUs = gain * _congestion.CongestionWindow / Math.Max(_rtt.SmoothedRttUs, 1);
+        double rate = _congestion.PacingRate;
+        double bytesPerUs = rate > 0
+            ? rate / 1e6
+            : (_congestion.InSlowStart ? 2.0 : 1.25) * _congestion.CongestionWindow / Math.Max(_rtt.SmoothedRttUs, 1);
         double burst = 10.0 * _sendMss;
         _pacingTokens = Math.Min(burst, _pacingTokens + ((nowUs - _pacingLastUs) * bytesPerUs));
         _pacingLastUs = nowUs;

@@ -114,4 +114,8 @@ public enum CongestionControlAlgorithm
 
     /// <summary>RFC 6582 NewReno with slow start.</summary>
     NewReno,
+
+    /// <summary>Model-based control after BBR (v1): paces at the measured bottleneck bandwidth and keeps about two
+    /// bandwidth-delay products in flight; random loss does not shrink its window, so it suits lossy paths.</summary>
+    Bbr,
 }

@@ -43,7 +43,7 @@ public class ScenarioSweepTests(ITestOutputHelper output)
             EnableExtensions = corrupt || rng.Next(5) != 0,
             EnableSack = rng.Next(4) != 0,
             EnableChecksum = corrupt,
-            CongestionControl = rng.Next(2) == 0 ? CongestionControlAlgorithm.Cubic : CongestionControlAlgorithm.NewReno,
+            CongestionControl = (CongestionControlAlgorithm)rng.Next(3),
             ReceiveBufferSize = rng.Next(2) == 0 ? 64 * 1024 : 4 * 1024 * 1024,
             MaxRto = TimeSpan.FromSeconds(10),
             MaxRetransmissions = 40,

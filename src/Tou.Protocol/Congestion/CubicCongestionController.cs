@@ -38,7 +38,7 @@ public sealed class CubicCongestionController : ICongestionController
     /// <summary>W_max in bytes (0 before the first congestion event).</summary>
     public long MaxWindowBeforeReduction => (long)(_wMax * _mss);
 
-    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in RttSnapshot rtt)
+    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in AckSample rtt)
     {
         if (!windowLimited || ackedBytes <= 0)
         {

@@ -14,12 +14,18 @@ public interface ICongestionController
     /// <summary>True while the window grows exponentially.</summary>
     bool InSlowStart { get; }
 
+    /// <summary>Sending rate the controller wants (bytes per second), or 0 to pace at the window over SRTT.</summary>
+    double PacingRate => 0;
+
+    /// <summary>Whether to be told of acknowledgements during loss recovery too (model-based control).</summary>
+    bool WantsAcksInRecovery => false;
+
     /// <summary>Newly acknowledged (cumulatively or selectively) bytes, outside recovery.</summary>
     /// <param name="nowUs">Current time.</param>
     /// <param name="ackedBytes">Bytes newly delivered by this acknowledgement.</param>
     /// <param name="windowLimited">Whether the sender was using most of the window, so growth is earned.</param>
     /// <param name="rtt">Round-trip times: latest sample (0 when this ACK gave none), smoothed, smallest.</param>
-    void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in RttSnapshot rtt);
+    void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in AckSample rtt);
 
     /// <summary>Loss was detected (the start of a recovery episode).</summary>
     void OnCongestionEvent(long nowUs, long bytesInFlight);
@@ -31,11 +37,27 @@ public interface ICongestionController
     void UndoCongestionEvent();
 }
 
-/// <summary>Round-trip times handed to a congestion controller, in microseconds.</summary>
-/// <param name="LatestUs">The sample this acknowledgement produced, or 0.</param>
+/// <summary>What one acknowledgement tells a congestion controller. Times in microseconds.</summary>
+/// <param name="LatestUs">The RTT sample this acknowledgement produced, or 0.</param>
 /// <param name="SmoothedUs">RFC 6298 SRTT.</param>
-/// <param name="MinUs">Smallest sample seen.</param>
-public readonly record struct RttSnapshot(long LatestUs, long SmoothedUs, long MinUs);
+/// <param name="MinUs">Smallest RTT sample seen.</param>
+public readonly record struct AckSample(long LatestUs, long SmoothedUs, long MinUs)
+{
+    /// <summary>Delivery rate measured over the newest acknowledged segment's flight (bytes per second), or 0.</summary>
+    public double DeliveryRate { get; init; }
+
+    /// <summary>The rate sample was taken while the application, not the network, limited sending.</summary>
+    public bool AppLimited { get; init; }
+
+    /// <summary>Bytes delivered in total when the newest acknowledged segment was sent (round counting).</summary>
+    public long PriorDelivered { get; init; }
+
+    /// <summary>Bytes delivered in total now.</summary>
+    public long Delivered { get; init; }
+
+    /// <summary>Bytes in flight after this acknowledgement.</summary>
+    public long BytesInFlight { get; init; }
+}
 
 internal static class CongestionControllerFactory
 {
@@ -43,6 +65,7 @@ internal static class CongestionControllerFactory
     {
         CongestionControlAlgorithm.NewReno => new NewRenoCongestionController(mss),
         CongestionControlAlgorithm.Cubic => new CubicCongestionController(mss),
+        CongestionControlAlgorithm.Bbr => new BbrCongestionController(mss),
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown congestion control algorithm."),
     };
 }

@@ -25,7 +25,7 @@ public sealed class NewRenoCongestionController : ICongestionController
 
     public long SlowStartThreshold => _ssthresh;
 
-    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in RttSnapshot rtt)
+    public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in AckSample rtt)
     {
         if (!windowLimited)
         {

@@ -17,7 +17,7 @@ public class CongestionControllerTests
         long segments = cc.CongestionWindow / Mss;
         for (long i = 0; i < segments; i++)
         {
-            cc.OnAcked(now + (Rtt * i / segments), Mss, windowLimited, new RttSnapshot(Rtt, Rtt, Rtt));
+            cc.OnAcked(now + (Rtt * i / segments), Mss, windowLimited, new AckSample(Rtt, Rtt, Rtt));
         }
 
         return now + Rtt;
@@ -87,7 +87,7 @@ public class CongestionControllerTests
         long segments = cc.CongestionWindow / Mss;
         for (long i = 0; i < segments && cc.InSlowStart; i++)
         {
-            cc.OnAcked(now + (Rtt * i / segments), Mss, true, new RttSnapshot(Rtt + 20_000, Rtt, Rtt));
+            cc.OnAcked(now + (Rtt * i / segments), Mss, true, new AckSample(Rtt + 20_000, Rtt, Rtt));
         }
 
         Assert.False(cc.InSlowStart);
