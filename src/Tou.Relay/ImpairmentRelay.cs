@@ -15,7 +15,7 @@ public sealed class RelayDirectionStats : ImpairmentStats
 
 /// <summary>
 /// A UDP relay between clients and one server that applies a <see cref="LinkProfile"/> per direction, on the
-/// real clock, from a seed: the kernel here has no netem, so this is how tests and benchmarks see a bad path.
+/// real clock (to about a millisecond), from a seed: the kernel here has no netem, so this is how tests and benchmarks see a bad path.
 /// Each client address gets its own upstream socket, so the server sees one source per client. One thread
 /// sends what is due; receive loops admit datagrams through the impairment model.
 /// </summary>
@@ -178,25 +178,12 @@ public sealed class ImpairmentRelay : IAsyncDisposable
                     continue;
                 }
 
+                // Timer granularity is about a millisecond; anything due within half of one goes now, so the
+                // thread never spins (on two cores a spinning relay would starve what it measures).
                 long waitUs = key.At - NowUs();
-                if (waitUs > 1_000)
+                if (waitUs > 500)
                 {
-                    Monitor.Wait(_lock, (int)(waitUs / 1_000));
-                    continue;
-                }
-
-                if (waitUs > 0)
-                {
-                    Monitor.Exit(_lock);
-                    try
-                    {
-                        Thread.SpinWait(50); // sub-millisecond: spin rather than sleep a whole tick
-                    }
-                    finally
-                    {
-                        Monitor.Enter(_lock);
-                    }
-
+                    Monitor.Wait(_lock, (int)Math.Max(1, waitUs / 1_000));
                     continue;
                 }
 

@@ -88,10 +88,11 @@ internal static class Bulk
     }
 
     /// <summary>Bytes a TOU stream moves through the relay in <paramref name="duration"/>, in Mbit/s.</summary>
-    public static async Task<double> TouThroughRelayAsync(TimeSpan rtt, double loss, TimeSpan duration)
+    public static async Task<double> TouThroughRelayAsync(TimeSpan rtt, double loss, TimeSpan duration, Tou.Protocol.CongestionControlAlgorithm congestionControl)
     {
         var options = new TouTransportOptions();
         options.Protocol.IdleTimeout = TimeSpan.FromMinutes(5);
+        options.Protocol.CongestionControl = congestionControl;
         await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
         var path = LinkProfile.Path(rtt, loss, rateBitsPerSecond: 0);
         await using var relay = ImpairmentRelay.Start(new IPEndPoint(IPAddress.Loopback, 0), server.LocalEndPoint, path, path, seed: 3);

@@ -53,14 +53,18 @@ await using (var app = await Http.StartAppAsync())
     }
 }
 
-// (c) TOU through the impairment relay
-foreach (int rtt in new[] { 20, 100 })
+// (c) TOU through the impairment relay, with the default controller (CUBIC) and with BBR
+foreach (var cc in new[] { Tou.Protocol.CongestionControlAlgorithm.Cubic, Tou.Protocol.CongestionControlAlgorithm.Bbr })
 {
-    foreach (double loss in new[] { 0.0, 0.01, 0.05 })
+    foreach (int rtt in new[] { 20, 100 })
     {
-        double mbps = await Bulk.TouThroughRelayAsync(TimeSpan.FromMilliseconds(rtt), loss, TimeSpan.FromSeconds(quick ? 3 : 8));
-        Record($"relay_rtt{rtt}ms_loss{loss * 100:0}pct_tou_mbps", mbps);
-        table.Add(($"TOU via relay, {rtt} ms RTT, {loss:P0} loss", $"{mbps:0.0} Mbit/s", "", ""));
+        foreach (double loss in new[] { 0.0, 0.01, 0.05 })
+        {
+            double mbps = await Bulk.TouThroughRelayAsync(TimeSpan.FromMilliseconds(rtt), loss, TimeSpan.FromSeconds(quick ? 3 : 8), cc);
+            string name = cc.ToString().ToLowerInvariant();
+            Record($"relay_rtt{rtt}ms_loss{loss * 100:0}pct_{name}_mbps", mbps);
+            table.Add(($"TOU via relay, {rtt} ms RTT, {loss:P0} loss, {name}", $"{mbps:0.0} Mbit/s", "", ""));
+        }
     }
 }
 
