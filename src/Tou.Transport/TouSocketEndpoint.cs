@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -46,9 +47,12 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
         // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
         DatagramBufferSize = Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512;
+        // GSO batches come from a pooled buffer during each flush, so an idle endpoint holds none. GRO needs a
+        // 64 KiB receive buffer per socket, worth it where one socket serves many connections (listeners);
+        // a client connection's own socket keeps a datagram-sized one.
         _gsoEnabled = options.UseSegmentationOffload && OperatingSystem.IsLinux();
-        _groEnabled = options.UseSegmentationOffload && OperatingSystem.IsLinux() && TryEnableGro(socket);
-        _transmitBuffer = GC.AllocateArray<byte>(_gsoEnabled ? MaxGsoBytes + DatagramBufferSize : DatagramBufferSize, pinned: true);
+        _groEnabled = options.UseSegmentationOffload && listen && OperatingSystem.IsLinux() && TryEnableGro(socket);
+        _transmitBuffer = GC.AllocateArray<byte>(DatagramBufferSize, pinned: true);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
@@ -394,11 +398,24 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         // UDP GSO: consecutive datagrams to one destination with one size (the last may be shorter) leave in
         // one system call; the kernel cuts them apart. The engine writes each datagram right after the last.
+        byte[] batch = ArrayPool<byte>.Shared.Rent(MaxGsoBytes + DatagramBufferSize);
+        try
+        {
+            FlushBatched(now, batch);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(batch);
+        }
+    }
+
+    private void FlushBatched(long now, byte[] buffer)
+    {
         int batchBytes = 0, segment = 0, count = 0;
         SocketAddress? batchDestination = null;
         while (true)
         {
-            var room = _transmitBuffer.AsSpan(batchBytes);
+            var room = buffer.AsSpan(batchBytes);
             int n = _engine.PollTransmit(now, room, out var destination);
             if (n == 0)
             {
@@ -413,7 +430,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
                 count++;
                 if (n < segment)
                 {
-                    SendBatch(batchDestination!, batchBytes, segment, count); // a shorter datagram ends a batch
+                    SendBatch(buffer, batchDestination!, batchBytes, segment, count); // a shorter datagram ends a batch
                     batchBytes = count = 0;
                 }
             }
@@ -421,8 +438,8 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             {
                 if (count > 0)
                 {
-                    SendBatch(batchDestination!, batchBytes, segment, count);
-                    _transmitBuffer.AsSpan(batchBytes, n).CopyTo(_transmitBuffer);
+                    SendBatch(buffer, batchDestination!, batchBytes, segment, count);
+                    buffer.AsSpan(batchBytes, n).CopyTo(buffer);
                 }
 
                 batchBytes = n;
@@ -431,21 +448,21 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
                 batchDestination = destination;
             }
 
-            if (_transmitBuffer.Length - batchBytes < DatagramBufferSize)
+            if (buffer.Length - batchBytes < DatagramBufferSize)
             {
-                SendBatch(batchDestination!, batchBytes, segment, count);
+                SendBatch(buffer, batchDestination!, batchBytes, segment, count);
                 batchBytes = count = 0;
             }
         }
 
         if (count > 0)
         {
-            SendBatch(batchDestination!, batchBytes, segment, count);
+            SendBatch(buffer, batchDestination!, batchBytes, segment, count);
         }
     }
 
-    private void SendBatch(SocketAddress destination, int bytes, int segment, int count) =>
-        Send(_transmitBuffer.AsSpan(0, bytes), destination, count > 1 ? segment : 0);
+    private void SendBatch(byte[] buffer, SocketAddress destination, int bytes, int segment, int count) =>
+        Send(buffer.AsSpan(0, bytes), destination, count > 1 ? segment : 0);
 
     /// <summary>Sends one datagram, or with <paramref name="segmentSize"/> &gt; 0 a GSO batch of them.</summary>
     private void Send(ReadOnlySpan<byte> data, SocketAddress destination, int segmentSize)

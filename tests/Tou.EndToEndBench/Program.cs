@@ -18,6 +18,13 @@ void Record(string key, double value) => results[key] = Math.Round(value, 3);
 
 Console.WriteLine($"Tou.Kestrel end-to-end benchmark ({(quick ? "quick" : "full")}), {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 
+if (args.Contains("--memory-only"))
+{
+    var (touIdle, tcpIdle) = await Setup.IdleMemoryAsync(1000);
+    Console.WriteLine($"managed memory per idle connection (both ends): TOU {touIdle / 1024:N1} KiB, TCP {tcpIdle / 1024:N1} KiB");
+    return;
+}
+
 // (a) bulk goodput over loopback
 long bulkBytes = quick ? 200_000_000 : 1_000_000_000;
 double touBulk = await Bulk.TouAsync(bulkBytes);
