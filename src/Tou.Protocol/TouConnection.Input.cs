@@ -16,8 +16,9 @@ public sealed partial class TouConnection
     }
 
     /// <summary>Server side: a SYN created this connection.</summary>
-    internal void AcceptSyn(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ExtensionSet offer)
+    internal void AcceptSyn(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ExtensionSet offer, int synLength)
     {
+        _unvalidatedBytesIn = synLength;
         _irs = new SequenceNumber(header.SequenceNumber);
         _receiveSeqBase = _irs + 1;
         _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
@@ -33,18 +34,9 @@ public sealed partial class TouConnection
 
     private ExtensionSet Agree(ExtensionSet offer)
     {
-        var agreed = ExtensionSet.Plain;
-        if (!offer.Extended || !_options.EnableExtensions)
+        var agreed = Negotiate(_options, offer);
+        if (agreed.WindowShift >= 0)
         {
-            return agreed;
-        }
-
-        agreed.Extended = true;
-        agreed.Sack = offer.Sack && _options.EnableSack;
-        agreed.Checksum = offer.Checksum && _options.EnableChecksum;
-        if (offer.WindowShift >= 0 && _options.EnableWindowScaling)
-        {
-            agreed.WindowShift = LocalWindowShift();
             _sendShift = offer.WindowShift;
             _receiveShift = agreed.WindowShift;
         }
@@ -52,16 +44,74 @@ public sealed partial class TouConnection
         return agreed;
     }
 
-    private int LocalWindowShift()
+    /// <summary>What a server accepts of a client's offer; WindowShift is the server's own shift (or -1).</summary>
+    internal static ExtensionSet Negotiate(TouOptions options, in ExtensionSet offer)
+    {
+        var agreed = ExtensionSet.Plain;
+        if (!offer.Extended || !options.EnableExtensions)
+        {
+            return agreed;
+        }
+
+        agreed.Extended = true;
+        agreed.Sack = offer.Sack && options.EnableSack;
+        agreed.Checksum = offer.Checksum && options.EnableChecksum;
+        if (offer.WindowShift >= 0 && options.EnableWindowScaling)
+        {
+            agreed.WindowShift = LocalWindowShift(options);
+        }
+
+        return agreed;
+    }
+
+    private int LocalWindowShift() => LocalWindowShift(_options);
+
+    internal static int LocalWindowShift(TouOptions options)
     {
         int shift = 0;
-        while ((_options.ReceiveBufferSize >> shift) > ushort.MaxValue && shift < Extensions.MaxWindowShift)
+        while ((options.ReceiveBufferSize >> shift) > ushort.MaxValue && shift < Extensions.MaxWindowShift)
         {
             shift++;
         }
 
         return shift;
     }
+
+    /// <summary>
+    /// Server side, stateless handshake: the client's ACK (or first data) returned a valid SYN cookie, which
+    /// proves its address; the connection starts established with what the cookie says was agreed.
+    /// </summary>
+    /// <param name="cookie">What was agreed, with the client's window shift (-1 for none).</param>
+    internal void AcceptCookie(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, in ExtensionSet cookie, uint serverIsn)
+    {
+        FromCookie = true;
+        _irs = new SequenceNumber(header.SequenceNumber) - 1;
+        _receiveSeqBase = _irs + 1;
+        _iss = new SequenceNumber(serverIsn);
+        _sendSeqBase = _iss;
+        _agreed = cookie;
+        if (cookie.WindowShift >= 0)
+        {
+            _sendShift = cookie.WindowShift;
+            _receiveShift = LocalWindowShift();
+            _agreed.WindowShift = _receiveShift;
+        }
+
+        SetMss(header.Mss);
+        _windowUpdateAckOffset = 0;
+        _windowUpdateSeqOffset = 0;
+        _peerWindow = (long)header.Window << _sendShift;
+        _lastReceiveUs = nowUs;
+        _handshakeDeadline = TouTime.Never;
+        BecomeEstablished(nowUs);
+        if (header.PayloadLength > 0 || (header.Flags & TouFlags.Fin) != 0)
+        {
+            HandleSynchronized(nowUs, header, payload);
+        }
+    }
+
+    /// <summary>Created from a SYN cookie (so it never counted as a pending handshake).</summary>
+    internal bool FromCookie { get; private set; }
 
     /// <summary>What this side offers in its SYN.</summary>
     private ExtensionSet LocalOffer()
@@ -235,6 +285,7 @@ public sealed partial class TouConnection
         {
             if (header.SequenceNumber == _irs.Value)
             {
+                _unvalidatedBytesIn += TouHeader.Size + header.PayloadLength;
                 _synAckPending = true; // our SYN+ACK was lost; say it again
                 Stats.Retransmissions++;
                 Notify();

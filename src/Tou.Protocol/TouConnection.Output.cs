@@ -10,6 +10,8 @@ public sealed partial class TouConnection
     private int _rtoRetransmits;
     private long _synSentUs;
     private uint? _halfOpenResetSeq;
+    private long _unvalidatedBytesIn;
+    private long _unvalidatedBytesOut;
 
     /// <summary>Smallest buffer <see cref="PollTransmit"/> accepts.</summary>
     public int MaxDatagramLength => Math.Max(_options.MaxDatagramSize, SeedMaxDatagram);
@@ -139,6 +141,16 @@ public sealed partial class TouConnection
         }
 
         _synAckPending = false;
+
+        // Anti-amplification: until the handshake proves the address, it gets at most three times the bytes it sent.
+        int size = TouHeader.Size + (_agreed.Extended ? Extensions.MaxOfferSize : 0) + (_agreed.Checksum ? Extensions.ChecksumSize : 0);
+        if (_unvalidatedBytesOut + size > 3 * _unvalidatedBytesIn)
+        {
+            Stats.AmplificationLimited++;
+            return 0;
+        }
+
+        _unvalidatedBytesOut += size;
         _synSentUs = nowUs;
         int payload = 0;
         if (_agreed.Extended)

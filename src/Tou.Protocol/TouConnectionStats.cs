@@ -28,6 +28,9 @@ public sealed class TouConnectionStats
     public long ChallengeAcks { get; internal set; }
     public long ResetsSent { get; internal set; }
 
+    /// <summary>SYN+ACK retransmissions withheld because the unproven address would get more than 3× what it sent.</summary>
+    public long AmplificationLimited { get; internal set; }
+
     /// <summary>Datagrams dropped as malformed, out of window, failing the checksum or unexpected.</summary>
     public long PacketsDropped { get; internal set; }
     public long DuplicateBytesReceived { get; internal set; }
@@ -47,7 +50,12 @@ public sealed class TouEndpointStats
     public long DroppedUnknownConnection { get; internal set; }
     public long DroppedChecksum { get; internal set; }
     public long RefusedConnectionLimit { get; internal set; }
-    public long DroppedPendingHandshakeLimit { get; internal set; }
+
+    /// <summary>SYNs answered statelessly with a SYN cookie (the handshake table was full).</summary>
+    public long SynCookiesSent { get; internal set; }
+
+    /// <summary>Connections created from a valid SYN cookie.</summary>
+    public long SynCookiesAccepted { get; internal set; }
     public long ResetsSent { get; internal set; }
     public long ResetsSuppressed { get; internal set; }
 

@@ -25,7 +25,8 @@ public sealed class TouEndpoint : IDisposable
     private readonly Queue<TouConnection> _transmitQueue = new();
     private readonly Queue<TouConnection> _eventQueue = new();
     private readonly TimerHeap _timers = new();
-    private readonly Queue<(SocketAddress To, TouHeader Header, bool Checksum)> _controlPackets = new();
+    private readonly Queue<(SocketAddress To, TouHeader Header, bool Checksum, ExtensionSet? Offer)> _controlPackets = new();
+    private readonly SynCookies _cookies = new();
     private readonly Dictionary<SocketAddress, ClosedConnection> _recentlyClosed = new();
     private readonly Queue<(SocketAddress Address, long ExpiresUs)> _recentlyClosedOrder = new();
     private readonly ChunkPool _chunkPool = new(maxRetained: 1024); // up to 16 MiB of free chunks kept for reuse
@@ -183,6 +184,11 @@ public sealed class TouEndpoint : IDisposable
             return;
         }
 
+        if (IsListening && TryAcceptCookie(nowUs, remote, header, datagram))
+        {
+            return;
+        }
+
         // Not ours: answer with RST (never an RST to an RST) so a peer that lost its state learns quickly.
         Stats.DroppedUnknownConnection++;
         Log.EndpointDropped(_logger, remote, DropReason.UnknownConnection);
@@ -249,8 +255,8 @@ public sealed class TouEndpoint : IDisposable
 
         if (_pendingHandshakes >= _options.MaxPendingHandshakes)
         {
-            Stats.DroppedPendingHandshakeLimit++;
-            Log.EndpointDropped(_logger, remote, DropReason.ListenerFull);
+            // The handshake table is full (a SYN flood, or just busy): answer without keeping any state.
+            SendCookieSynAck(nowUs, remote, header, offer, datagram.Length);
             return;
         }
 
@@ -258,7 +264,7 @@ public sealed class TouEndpoint : IDisposable
         var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs, _chunkPool);
         _connections.Add(key, connection);
         _pendingHandshakes++;
-        connection.AcceptSyn(nowUs, header, payload, offer);
+        connection.AcceptSyn(nowUs, header, payload, offer, datagram.Length);
         OnConnectionChanged(connection);
     }
 
@@ -282,11 +288,15 @@ public sealed class TouEndpoint : IDisposable
     {
         if (_controlPackets.TryDequeue(out var control))
         {
-            control.Header.Write(buffer);
+            var header = control.Header;
+            int payload = control.Offer is { } offer ? Extensions.WriteOffer(buffer[TouHeader.Size..], offer) : 0;
+            header.PayloadLength = (ushort)payload;
+            header.Write(buffer);
             destination = control.To;
             Stats.DatagramsSent++;
-            Stats.ResetsSent += (control.Header.Flags & TouFlags.Rst) != 0 ? 1 : 0;
-            return control.Checksum ? Extensions.AppendChecksum(buffer, TouHeader.Size) : TouHeader.Size;
+            Stats.ResetsSent += (header.Flags & TouFlags.Rst) != 0 ? 1 : 0;
+            int length = TouHeader.Size + payload;
+            return control.Checksum ? Extensions.AppendChecksum(buffer, length) : length;
         }
 
         while (_transmitQueue.TryDequeue(out var connection))
@@ -356,7 +366,11 @@ public sealed class TouEndpoint : IDisposable
     {
         if (!connection.IsClient)
         {
-            _pendingHandshakes--;
+            if (!connection.FromCookie)
+            {
+                _pendingHandshakes--;
+            }
+
             Stats.ConnectionsAccepted++;
             _acceptQueue.Enqueue(connection);
         }
@@ -395,6 +409,70 @@ public sealed class TouEndpoint : IDisposable
         _timers.Update(connection, TouTime.Never);
     }
 
+    private void SendCookieSynAck(long nowUs, SocketAddress remote, in TouHeader syn, in ExtensionSet offer, int synLength)
+    {
+        var agreed = TouConnection.Negotiate(_options, offer);
+        var remembered = agreed;
+        remembered.WindowShift = agreed.WindowShift >= 0 ? offer.WindowShift : -1; // the client's shift is what must be kept
+        var synAck = new TouHeader
+        {
+            SourcePort = LocalPort,
+            DestinationPort = syn.SourcePort,
+            SequenceNumber = _cookies.Create(nowUs, remote, syn.SequenceNumber, remembered),
+            AcknowledgementNumber = syn.SequenceNumber + 1,
+            Flags = TouFlags.Syn | TouFlags.Ack,
+            Window = (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue),
+            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.ChecksumSize),
+        };
+
+        // One SYN+ACK per SYN, never larger than three times the SYN (anti-amplification).
+        int size = TouHeader.Size + (agreed.Extended ? Extensions.MaxOfferSize : 0) + (agreed.Checksum ? Extensions.ChecksumSize : 0);
+        if (size > 3 * synLength)
+        {
+            return;
+        }
+
+        Stats.SynCookiesSent++;
+        QueueControl(remote, synAck, agreed.Checksum, agreed.Extended ? agreed : null);
+    }
+
+    /// <summary>A packet from an unknown address may be the ACK of a stateless handshake: its acknowledgement number is then our cookie.</summary>
+    private bool TryAcceptCookie(long nowUs, SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram)
+    {
+        var flags = header.Flags;
+        if ((flags & (TouFlags.Syn | TouFlags.Rst)) != 0)
+        {
+            return false;
+        }
+
+        uint clientIsn = header.SequenceNumber - 1;
+        if (!_cookies.TryValidate(nowUs, remote, clientIsn, header.AcknowledgementNumber, out var agreed))
+        {
+            return false;
+        }
+
+        if (agreed.Checksum && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        {
+            Stats.DroppedChecksum++;
+            return true;
+        }
+
+        if (_connections.Count >= _options.MaxConnections || _acceptQueue.Count >= _options.AcceptBacklog)
+        {
+            Stats.RefusedConnectionLimit++;
+            QueueReset(remote, header);
+            return true;
+        }
+
+        var key = CopyAddress(remote);
+        var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs, _chunkPool);
+        _connections.Add(key, connection);
+        Stats.SynCookiesAccepted++;
+        connection.AcceptCookie(nowUs, header, datagram.Slice(TouHeader.Size, header.PayloadLength), agreed, header.AcknowledgementNumber);
+        OnConnectionChanged(connection);
+        return true;
+    }
+
     private void RememberClosed(TouConnection connection)
     {
         long now = connection.LastActivityUs;
@@ -412,15 +490,15 @@ public sealed class TouEndpoint : IDisposable
         _recentlyClosedOrder.Enqueue((connection.RemoteAddress, record2.ExpiresUs));
     }
 
-    private void QueueControl(SocketAddress remote, in TouHeader header, bool checksum)
+    private void QueueControl(SocketAddress remote, in TouHeader header, bool checksum, ExtensionSet? offer = null)
     {
         if (_controlPackets.Count >= MaxQueuedControlPackets)
         {
-            Stats.ResetsSuppressed++;
+            Stats.ResetsSuppressed++; // bounded: a flood cannot make the endpoint queue without end
             return;
         }
 
-        _controlPackets.Enqueue((CopyAddress(remote), header, checksum));
+        _controlPackets.Enqueue((CopyAddress(remote), header, checksum, offer));
     }
 
     private void QueueReset(SocketAddress remote, in TouHeader incoming)

@@ -67,7 +67,9 @@ public sealed class TouOptions
     /// <summary>Most connections (established or handshaking) an endpoint holds at once; SYNs beyond it are refused.</summary>
     public int MaxConnections { get; set; } = 10_000;
 
-    /// <summary>Most incoming handshakes an endpoint holds at once; SYNs beyond it are dropped.</summary>
+    /// <summary>Most incoming handshakes an endpoint keeps state for at once. Beyond it SYNs are answered
+    /// statelessly with SYN cookies (no memory until the client's ACK proves its address); 0 makes every
+    /// handshake stateless.</summary>
     public int MaxPendingHandshakes { get; set; } = 1_024;
 
     /// <summary>Most accepted connections waiting for <see cref="TouEndpoint.Accept"/>; beyond it new SYNs are refused.</summary>
@@ -87,7 +89,7 @@ public sealed class TouOptions
         Require(KeepAliveInterval >= TimeSpan.Zero, nameof(KeepAliveInterval), "must not be negative (0 disables it)");
         Require(DelayedAckTimeout >= TimeSpan.Zero && DelayedAckTimeout <= TimeSpan.FromMilliseconds(500), nameof(DelayedAckTimeout), "must be between 0 and 500 ms");
         Require(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
-        Require(MaxPendingHandshakes >= 1, nameof(MaxPendingHandshakes), "must be at least 1");
+        Require(MaxPendingHandshakes >= 0, nameof(MaxPendingHandshakes), "must not be negative (0 makes every handshake stateless)");
         Require(AcceptBacklog >= 1, nameof(AcceptBacklog), "must be at least 1");
         Require(Enum.IsDefined(CongestionControl), nameof(CongestionControl), "is not a known algorithm");
     }

@@ -64,6 +64,14 @@ public sealed class SimulatedNetwork
         SetLink(b, a, profile);
     }
 
+    /// <summary>Puts a hand-made datagram on the wire, arriving at <paramref name="atUs"/> (spoofed sources welcome).</summary>
+    public void Inject(SocketAddress from, SocketAddress to, ReadOnlySpan<byte> datagram, long atUs)
+    {
+        var copy = ArrayPool<byte>.Shared.Rent(datagram.Length);
+        datagram.CopyTo(copy);
+        _inFlight.Enqueue(new Delivery(from, to, copy, datagram.Length), (Math.Max(atUs, NowUs), _sequence++));
+    }
+
     /// <summary>Sends what every node has to send, then advances to the next delivery or deadline and handles it. False when nothing is pending.</summary>
     public bool Step()
     {

@@ -34,6 +34,9 @@ internal static class Extensions
     public const int MaxWindowShift = 14;
     public const int ChecksumSize = 4;
 
+    /// <summary>Largest extension offer: magic, version, window scale, SACK permitted, checksum.</summary>
+    public const int MaxOfferSize = 4 + 3 + 2 + 2;
+
     /// <summary>Largest option block a pure ACK carries: length byte, SACK TLV header, four blocks.</summary>
     public const int MaxAckOptionsSize = 1 + 2 + (MaxSackBlocks * 8);
 

@@ -1,0 +1,61 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Security.Cryptography;
+using Tou.Protocol.Wire;
+
+namespace Tou.Protocol;
+
+/// <summary>
+/// Stateless handshakes (SYN cookies): the server's initial sequence number carries everything it must
+/// remember — the negotiated extensions and a 64-second time slot — authenticated by 22 bits of
+/// HMAC-SHA256 over the client's address and ISN under a per-endpoint random key. The client's ACK (or
+/// first data) returns it as its acknowledgement number, which proves the client's address.
+/// Layout (most significant first): MAC 22 bits | slot 3 | extended 1 | SACK 1 | checksum 1 | window shift 4 (15 = none).
+/// </summary>
+internal sealed class SynCookies
+{
+    private const long SlotUs = 64_000_000;
+    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+
+    public uint Create(long nowUs, SocketAddress client, uint clientIsn, in ExtensionSet agreed)
+    {
+        uint slot = (uint)(nowUs / SlotUs) & 7;
+        uint options = Encode(agreed);
+        return (Mac(client, clientIsn, slot, options) << 10) | (slot << 7) | options;
+    }
+
+    /// <summary>Checks a cookie returned in an ACK; on success gives back what was agreed.</summary>
+    public bool TryValidate(long nowUs, SocketAddress client, uint clientIsn, uint cookie, out ExtensionSet agreed)
+    {
+        uint slot = (cookie >> 7) & 7;
+        uint options = cookie & 0x7F;
+        uint current = (uint)(nowUs / SlotUs) & 7;
+        agreed = Decode(options);
+        bool fresh = slot == current || slot == ((current + 7) & 7); // this slot or the previous one: 64–128 s
+        return fresh && (cookie >> 10) == Mac(client, clientIsn, slot, options);
+    }
+
+    private uint Mac(SocketAddress client, uint clientIsn, uint slot, uint options)
+    {
+        Span<byte> input = stackalloc byte[128 + 8];
+        int n = Math.Min(client.Size, 128);
+        client.Buffer.Span[..n].CopyTo(input);
+        BinaryPrimitives.WriteUInt32BigEndian(input[n..], clientIsn);
+        BinaryPrimitives.WriteUInt32BigEndian(input[(n + 4)..], (slot << 7) | options);
+        Span<byte> mac = stackalloc byte[32];
+        HMACSHA256.HashData(_key, input[..(n + 8)], mac);
+        return BinaryPrimitives.ReadUInt32BigEndian(mac) >> 10; // 22 bits
+    }
+
+    private static uint Encode(in ExtensionSet agreed) =>
+        (agreed.Extended ? 1u << 6 : 0) | (agreed.Sack ? 1u << 5 : 0) | (agreed.Checksum ? 1u << 4 : 0)
+        | (agreed.WindowShift is >= 0 and <= Extensions.MaxWindowShift ? (uint)agreed.WindowShift : 15u);
+
+    private static ExtensionSet Decode(uint options) => new()
+    {
+        Extended = (options & (1 << 6)) != 0,
+        Sack = (options & (1 << 5)) != 0,
+        Checksum = (options & (1 << 4)) != 0,
+        WindowShift = (options & 15) == 15 ? -1 : (int)(options & 15),
+    };
+}
