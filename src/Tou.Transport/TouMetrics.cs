@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Collections.Concurrent;
 using Tou.Protocol;
 
 namespace Tou.Transport;
@@ -12,6 +13,10 @@ public static class TouMetrics
     /// <summary>Name of the meter.</summary>
     public const string MeterName = "Tou";
 
+    /// <summary>What endpoints refused, dropped or answered statelessly, by kind (see docs/security.md).</summary>
+    private static readonly string[] EventKinds =
+        ["refused", "syn_cookie_sent", "syn_cookie_accepted", "malformed", "unknown_connection", "checksum_failed", "reset_sent", "control_suppressed"];
+
     private static readonly Meter s_meter = new(MeterName, "1.0");
     private static readonly UpDownCounter<long> s_activeConnections = s_meter.CreateUpDownCounter<long>("tou.connections.active", "{connection}", "Open TOU connections.");
     private static readonly Counter<long> s_openedConnections = s_meter.CreateCounter<long>("tou.connections.opened", "{connection}", "TOU connections established, by direction.");
@@ -23,6 +28,53 @@ public static class TouMetrics
     private static readonly Counter<long> s_retransmissions = s_meter.CreateCounter<long>("tou.retransmissions", "{segment}", "Segments sent again.");
     private static readonly Histogram<double> s_rtt = s_meter.CreateHistogram<double>("tou.rtt", "ms", "Round-trip time samples.");
     private static readonly UpDownCounter<long> s_endpoints = s_meter.CreateUpDownCounter<long>("tou.endpoints.active", "{socket}", "Bound TOU UDP sockets.");
+    private static readonly ConcurrentDictionary<TouSocketEndpoint, byte> s_live = new();
+    private static readonly long[] s_retired = new long[EventKinds.Length];
+
+    static TouMetrics() => s_meter.CreateObservableCounter("tou.endpoint.events", ObserveEndpointEvents, "{event}", "Refusals, drops and stateless handshakes of TOU endpoints, by kind.");
+
+    private static long[] Read(TouEndpointStats s) =>
+        [s.RefusedConnectionLimit, s.SynCookiesSent, s.SynCookiesAccepted, s.DroppedMalformed, s.DroppedUnknownConnection, s.DroppedChecksum, s.ResetsSent, s.ResetsSuppressed];
+
+    private static IEnumerable<Measurement<long>> ObserveEndpointEvents()
+    {
+        var totals = new long[EventKinds.Length];
+        lock (s_retired)
+        {
+            s_retired.CopyTo(totals, 0);
+        }
+
+        foreach (var endpoint in s_live.Keys)
+        {
+            var values = endpoint.ReadStats(Read);
+            for (int i = 0; i < totals.Length; i++)
+            {
+                totals[i] += values[i];
+            }
+        }
+
+        for (int i = 0; i < totals.Length; i++)
+        {
+            yield return new Measurement<long>(totals[i], new KeyValuePair<string, object?>("kind", EventKinds[i]));
+        }
+    }
+
+    internal static void Track(TouSocketEndpoint endpoint) => s_live.TryAdd(endpoint, 0);
+
+    /// <summary>An endpoint closes: its counts move to the retired totals so the counter never goes down.</summary>
+    internal static void Retire(TouSocketEndpoint endpoint, TouEndpointStats finalStats)
+    {
+        var values = Read(finalStats);
+        lock (s_retired)
+        {
+            for (int i = 0; i < values.Length; i++)
+            {
+                s_retired[i] += values[i];
+            }
+        }
+
+        s_live.TryRemove(endpoint, out _);
+    }
 
     internal static void EndpointOpened() => s_endpoints.Add(1);
 

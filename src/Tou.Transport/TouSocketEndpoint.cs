@@ -66,6 +66,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         _receiveLoop = Task.Run(ReceiveLoopAsync);
         Interlocked.Increment(ref s_openEndpoints);
         TouMetrics.EndpointOpened();
+        TouMetrics.Track(this);
     }
 
     private static int s_openEndpoints;
@@ -553,6 +554,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             _engine.IsListening = false;
             _engine.AbortAll();
             Flush(Now()); // the RSTs of whatever was still open
+            TouMetrics.Retire(this, _engine.Stats);
             _engine.Dispose();
         }
 

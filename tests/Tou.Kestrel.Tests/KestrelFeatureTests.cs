@@ -252,6 +252,8 @@ public class KestrelFeatureTests
         Assert.True(seen.GetValueOrDefault("tou.datagrams.sent") > 0);
         Assert.True(seen.GetValueOrDefault("tou.bytes.received") > 0);
         Assert.True(seen.GetValueOrDefault("tou.rtt") > 0);
+        listener.RecordObservableInstruments();
+        Assert.True(seen.ContainsKey("tou.endpoint.events"), "the endpoint events counter is observable");
     }
 
     private static X509Certificate2 CreateSelfSignedCertificate()
