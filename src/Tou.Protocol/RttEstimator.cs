@@ -27,10 +27,6 @@ internal sealed class RttEstimator
 
     public long MinRttUs { get; private set; } = long.MaxValue;
 
-    public long LatestRttUs { get; private set; }
-
-    public int Backoff => _backoff;
-
     /// <summary>The current retransmission timeout, backoff included.</summary>
     public long RtoUs
     {
@@ -47,7 +43,6 @@ internal sealed class RttEstimator
     public void AddSample(long rttUs)
     {
         rttUs = Math.Max(rttUs, 1);
-        LatestRttUs = rttUs;
         MinRttUs = Math.Min(MinRttUs, rttUs);
         if (!HasSample)
         {

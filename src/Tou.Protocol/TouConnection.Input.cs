@@ -22,7 +22,6 @@ public sealed partial class TouConnection
         _irs = new SequenceNumber(header.SequenceNumber);
         _receiveSeqBase = _irs + 1;
         _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
-        _peerOffer = offer;
         _agreed = Agree(offer);
         _peerWindow = header.Window;
         SetMss(header.Mss);

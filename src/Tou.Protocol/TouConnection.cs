@@ -31,7 +31,6 @@ public sealed partial class TouConnection : IDisposable
 
     private Phase _phase;
     private ExtensionSet _agreed = ExtensionSet.Plain;
-    private ExtensionSet _peerOffer = ExtensionSet.Plain;
     private int _receiveShift;  // applied to windows we advertise
     private int _sendShift;     // applied to windows the peer advertises
     private int _sendMss;       // data bytes per segment we send

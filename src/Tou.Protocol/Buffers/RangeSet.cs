@@ -129,18 +129,4 @@ internal sealed class RangeSet
 
         return false;
     }
-
-    /// <summary>Index of the range that starts at <paramref name="offset"/>, or -1.</summary>
-    public int IndexOfStart(long offset)
-    {
-        for (int i = 0; i < Count; i++)
-        {
-            if (_starts[i] == offset)
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
 }
