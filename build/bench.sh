@@ -6,4 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build -c Release tests/Tou.EndToEndBench -v quiet -nologo >/dev/null
-dotnet run -c Release --no-build --project tests/Tou.EndToEndBench -- --out artifacts/bench/results.json "$@"
+# An absolute path: dotnet run starts a Web-SDK project in its own folder.
+dotnet run -c Release --no-build --project tests/Tou.EndToEndBench -- --out "$PWD/artifacts/bench/results.json" "$@"
