@@ -9,8 +9,8 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Debug, "TOU connection {Id}: connecting")]
     public static partial void Connecting(ILogger logger, long id);
 
-    [LoggerMessage(2, LogLevel.Debug, "TOU connection {Id}: established (extensions {Extended}, SACK {Sack}, window shift {WindowShift}, MSS {Mss})")]
-    public static partial void ConnectionEstablished(ILogger logger, long id, bool extended, bool sack, int windowShift, int mss);
+    [LoggerMessage(2, LogLevel.Debug, "TOU connection {Id}: established (extensions {Extended}, SACK {Sack}, integrity {Integrity}, window shift {WindowShift}, MSS {Mss})")]
+    public static partial void ConnectionEstablished(ILogger logger, long id, bool extended, bool sack, bool integrity, int windowShift, int mss);
 
     [LoggerMessage(3, LogLevel.Debug, "TOU connection {Id}: closed ({Reason}) from {PreviousState}")]
     public static partial void ConnectionClosed(ILogger logger, long id, TouCloseReason reason, TouConnectionState previousState);
@@ -44,6 +44,12 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Debug, "TOU connection {Id}: FIN acknowledged")]
     public static partial void FinAcknowledged(ILogger logger, long id);
+
+    [LoggerMessage(14, LogLevel.Debug, "TOU connection {Id}: resetting, the application closed with {Unread} bytes unread or data arrived after it closed")]
+    public static partial void ResetUnreadData(ILogger logger, long id, int unread);
+
+    [LoggerMessage(15, LogLevel.Information, "TOU connection {Id}: giving up the close after {LingerMs} ms without progress")]
+    public static partial void LingerExpired(ILogger logger, long id, long lingerMs);
 
     [LoggerMessage(20, LogLevel.Debug, "TOU endpoint: dropped a datagram from {Remote} ({Reason})")]
     public static partial void EndpointDropped(ILogger logger, System.Net.SocketAddress remote, DropReason reason);

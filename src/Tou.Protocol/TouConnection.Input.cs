@@ -16,13 +16,19 @@ public sealed partial class TouConnection
     }
 
     /// <summary>Server side: a SYN created this connection.</summary>
-    internal void AcceptSyn(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ExtensionSet offer, int synLength)
+    /// <param name="keys">The integrity keys the endpoint derived for this connection, used if integrity is agreed.</param>
+    internal void AcceptSyn(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ExtensionSet offer, int synLength, in IntegrityKeys keys)
     {
         _unvalidatedBytesIn = synLength;
         _irs = new SequenceNumber(header.SequenceNumber);
         _receiveSeqBase = _irs + 1;
         _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
         _agreed = Agree(offer);
+        if (_agreed.Integrity)
+        {
+            UseKeys(keys);
+        }
+
         _peerWindow = header.Window;
         SetMss(header.Mss);
         _lastReceiveUs = nowUs;
@@ -54,7 +60,7 @@ public sealed partial class TouConnection
 
         agreed.Extended = true;
         agreed.Sack = offer.Sack && options.EnableSack;
-        agreed.Checksum = offer.Checksum && options.EnableChecksum;
+        agreed.Integrity = offer.Integrity && options.EnableIntegrity;
         if (offer.WindowShift >= 0 && options.EnableWindowScaling)
         {
             agreed.WindowShift = LocalWindowShift(options);
@@ -89,6 +95,11 @@ public sealed partial class TouConnection
         _iss = new SequenceNumber(serverIsn);
         _sendSeqBase = _iss;
         _agreed = cookie;
+        if (cookie.Integrity)
+        {
+            UseKeys(cookie.Keys);
+        }
+
         if (cookie.WindowShift >= 0)
         {
             _sendShift = cookie.WindowShift;
@@ -105,7 +116,7 @@ public sealed partial class TouConnection
         BecomeEstablished(nowUs);
         if (header.PayloadLength > 0 || (header.Flags & TouFlags.Fin) != 0)
         {
-            HandleSynchronized(nowUs, header, payload);
+            HandleSynchronized(nowUs, header, payload, authenticated: true);
         }
     }
 
@@ -120,14 +131,21 @@ public sealed partial class TouConnection
         {
             offer.Extended = true;
             offer.Sack = _options.EnableSack;
-            offer.Checksum = _options.EnableChecksum;
+            offer.Integrity = _options.EnableIntegrity;
             offer.WindowShift = _options.EnableWindowScaling ? LocalWindowShift() : -1;
         }
 
         return offer;
     }
 
-    private int LocalMaxPayload => _options.MaxDatagramSize - TouHeader.Size - Extensions.ChecksumSize;
+    private int LocalMaxPayload => _options.MaxDatagramSize - TouHeader.Size - Extensions.TrailerSize;
+
+    private void UseKeys(in IntegrityKeys keys)
+    {
+        _agreed.Keys = keys;
+        _sendKey = keys.ForSending(_isClient);
+        _receiveKey = keys.ForReceiving(_isClient);
+    }
 
     private void SetMss(uint peerMss)
     {
@@ -162,10 +180,21 @@ public sealed partial class TouConnection
             return;
         }
 
-        if (_agreed.Checksum && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        // Every packet of an integrity connection carries a trailer: CRC32C on the handshake's SYNs, the keyed
+        // tag on all others. Only an RST may go without one (a host that lost the connection cannot tag), and
+        // then it must sit exactly at the sequence number we expect (RFC 5961: 2^-32 odds for a blind guess).
+        bool authenticated = false;
+        if (_agreed.Integrity)
         {
-            Drop(DropReason.Checksum);
-            return;
+            authenticated = (flags & TouFlags.Syn) != 0
+                ? Extensions.VerifyCrc(datagram, header.PayloadLength)
+                : Extensions.VerifyTag(datagram, header.PayloadLength, _receiveKey);
+            if (!authenticated && (flags & TouFlags.Rst) == 0)
+            {
+                Stats.IntegrityFailures++;
+                Drop(DropReason.Integrity);
+                return;
+            }
         }
 
         Stats.PacketsReceived++;
@@ -182,7 +211,7 @@ public sealed partial class TouConnection
                 HandleSynReceived(nowUs, header, payload);
                 return;
             default:
-                HandleSynchronized(nowUs, header, payload);
+                HandleSynchronized(nowUs, header, payload, authenticated);
                 return;
         }
     }
@@ -225,9 +254,10 @@ public sealed partial class TouConnection
         // A trailer that is present must verify, and a server that accepts the checksum must send one:
         // otherwise a damaged SYN+ACK could leave the two sides disagreeing about it.
         bool hasTrailer = datagram.Length > TouHeader.Size + header.PayloadLength;
-        if ((hasTrailer && !Extensions.VerifyChecksum(datagram, header.PayloadLength)) || (offer.Checksum && !hasTrailer))
+        if ((hasTrailer && !Extensions.VerifyCrc(datagram, header.PayloadLength)) || (offer.Integrity && !hasTrailer))
         {
-            Drop(DropReason.Checksum);
+            Stats.IntegrityFailures++;
+            Drop(DropReason.Integrity);
             return;
         }
 
@@ -237,7 +267,12 @@ public sealed partial class TouConnection
         {
             _agreed.Extended = true;
             _agreed.Sack = offer.Sack && local.Sack;
-            _agreed.Checksum = offer.Checksum && local.Checksum;
+            if (offer.Integrity && local.Integrity && !offer.Keys.IsEmpty)
+            {
+                _agreed.Integrity = true;
+                UseKeys(offer.Keys);
+            }
+
             if (offer.WindowShift >= 0 && local.WindowShift >= 0)
             {
                 _agreed.WindowShift = local.WindowShift;
@@ -317,7 +352,7 @@ public sealed partial class TouConnection
         BecomeEstablished(nowUs);
         if (header.PayloadLength > 0 || (flags & TouFlags.Fin) != 0)
         {
-            HandleSynchronized(nowUs, header, payload);
+            HandleSynchronized(nowUs, header, payload, authenticated: true);
         }
     }
 
@@ -328,13 +363,14 @@ public sealed partial class TouConnection
         _rtoRetransmits = 0;
         _advertisedRightEdge = 0;
         ArmKeepAlive(nowUs);
-        Log.ConnectionEstablished(_logger, Id, _agreed.Extended, _agreed.Sack, _agreed.WindowShift, _sendMss);
+        Log.ConnectionEstablished(_logger, Id, _agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift, _sendMss);
         _endpoint?.OnEstablished(this);
         Raise(TouConnectionEvents.Connected | TouConnectionEvents.Writable);
         Notify();
     }
 
-    private void HandleSynchronized(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload)
+    /// <param name="authenticated">The packet's integrity tag verified (so it comes from the peer).</param>
+    private void HandleSynchronized(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, bool authenticated)
     {
         var flags = header.Flags;
         var seq = new SequenceNumber(header.SequenceNumber);
@@ -343,7 +379,7 @@ public sealed partial class TouConnection
 
         if ((flags & TouFlags.Rst) != 0)
         {
-            HandleRst(seqOffset, windowEnd);
+            HandleRst(seqOffset, windowEnd, authenticated);
             return;
         }
 
@@ -381,6 +417,13 @@ public sealed partial class TouConnection
                 Notify();
             }
 
+            return;
+        }
+
+        if (_agreed.Extended && (flags & TouFlags.Ack) == 0)
+        {
+            // Extended peers put ACK on every packet after the SYN; one without it is an injection attempt.
+            Drop(DropReason.Unexpected);
             return;
         }
 
@@ -426,6 +469,11 @@ public sealed partial class TouConnection
         if (!data.IsEmpty)
         {
             HandleData(nowUs, seqOffset, data);
+            if (CloseReason != TouCloseReason.None)
+            {
+                Notify();
+                return;
+            }
         }
 
         if (!_agreed.Extended && (flags & (TouFlags.Ack | TouFlags.Fin)) == 0)
@@ -454,11 +502,12 @@ public sealed partial class TouConnection
 
     private long ReceiveCapacity => _options.ReceiveBufferSize;
 
-    private void HandleRst(long seqOffset, long windowEnd)
+    private void HandleRst(long seqOffset, long windowEnd, bool authenticated)
     {
-        // The exact edge is our acknowledgement number, which counts the peer's FIN once consumed.
+        // The exact edge is our acknowledgement number, which counts the peer's FIN once consumed. A tagged RST
+        // comes from the peer itself, whose numbering may be ahead of ours (data or its FIN still in flight).
         long edge = _rcvNxt + (_peerFinConsumed ? 1 : 0);
-        if (_agreed.Extended && seqOffset != edge)
+        if (_agreed.Extended && seqOffset != edge && !authenticated)
         {
             // RFC 5961: an RST that is in the window but not exactly at its edge earns a challenge ACK.
             if (seqOffset >= _rcvNxt && seqOffset < windowEnd)
@@ -505,8 +554,14 @@ public sealed partial class TouConnection
             return false;
         }
 
-        if (ackOffset < _sndUna - (1L << 30))
+        // RFC 5961 §5: an ACK older than the largest window the peer ever offered cannot be a late one of ours.
+        if (ackOffset < _sndUna - Math.Max(_maxPeerWindow, ushort.MaxValue))
         {
+            if (_agreed.Extended)
+            {
+                _challengeAckPending = true;
+            }
+
             Drop(DropReason.OutOfWindow);
             return false;
         }
@@ -520,6 +575,7 @@ public sealed partial class TouConnection
             windowChanged = peerWindow != _peerWindow;
             bool opened = peerWindow > _peerWindow;
             _peerWindow = peerWindow;
+            _maxPeerWindow = Math.Max(_maxPeerWindow, peerWindow);
             _windowUpdateAckOffset = ackOffset;
             _windowUpdateSeqOffset = seqOffset;
             if (opened && _persistDeadline != TouTime.Never && _sndUna + _peerWindow > _sndNxt)
@@ -536,6 +592,7 @@ public sealed partial class TouConnection
 
         if (ackOffset > _sndUna)
         {
+            _lastProgressUs = nowUs;
             deliveredBytes += AcknowledgeUpTo(ackOffset, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
             _duplicateAcks = 0;
             _duplicateAckBytes = 0;
@@ -552,6 +609,7 @@ public sealed partial class TouConnection
 
         if (_agreed.Sack && !options.IsEmpty)
         {
+            _lastProgressUs = nowUs;
             deliveredBytes += ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
         }
 
@@ -599,6 +657,7 @@ public sealed partial class TouConnection
         if (_finSent && !_finAcked && ackOffset >= _sndNxt + 1)
         {
             _finAcked = true;
+            _lastProgressUs = nowUs;
             Log.FinAcknowledged(_logger, Id);
             MaybeFinishClose();
         }
@@ -937,6 +996,12 @@ public sealed partial class TouConnection
             return;
         }
 
+        if (_appClosed)
+        {
+            ResetUnreadData(); // new data for an application that closed: nobody will ever read it
+            return;
+        }
+
         if (offset == _rcvNxt)
         {
             _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
@@ -1013,8 +1078,11 @@ public sealed partial class TouConnection
             return;
         }
 
+        // The FIN must sit exactly at the end of the data received so far: a FIN anywhere else is either early
+        // (reordered; it is retransmitted) or forged, and accepting it would cut the stream short.
+        long receivedEnd = _outOfOrder.Count > 0 ? Math.Max(_rcvNxt, _outOfOrder.HighestEnd) : _rcvNxt;
         if (finOffset < _rcvNxt || finOffset > windowEnd || (_peerFinOffset >= 0 && finOffset != _peerFinOffset)
-            || (_outOfOrder.Count > 0 && _outOfOrder.HighestEnd > finOffset))
+            || finOffset != receivedEnd)
         {
             if (!(_peerFinConsumed && finOffset == _peerFinOffset))
             {
@@ -1077,7 +1145,7 @@ public sealed partial class TouConnection
 public enum DropReason
 {
     Malformed,
-    Checksum,
+    Integrity,
     OutOfWindow,
     Unexpected,
     OutOfOrderFull,

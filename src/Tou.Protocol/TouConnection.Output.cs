@@ -30,9 +30,10 @@ public sealed partial class TouConnection
         int length = BuildNext(nowUs, buffer);
         if (length > 0)
         {
-            if (_agreed.Checksum)
+            // The SYN+ACK carries its own CRC32C (the client has no key before reading it); all else is tagged.
+            if (_agreed.Integrity && ((TouFlags)buffer[12] & TouFlags.Syn) == 0)
             {
-                length = Extensions.AppendChecksum(buffer, length);
+                length = Extensions.AppendTag(buffer, length, _sendKey);
             }
 
             Stats.PacketsSent++;
@@ -128,7 +129,7 @@ public sealed partial class TouConnection
         }
 
         int length = WriteHeader(buffer, TouFlags.Syn, _iss, 0, payload, (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue));
-        return _options.EnableExtensions && _options.EnableChecksum ? Extensions.AppendChecksum(buffer, length) : length;
+        return _options.EnableExtensions && _options.EnableIntegrity ? Extensions.AppendCrc(buffer, length) : length;
     }
 
     private bool _synPending = true;
@@ -143,7 +144,7 @@ public sealed partial class TouConnection
         _synAckPending = false;
 
         // Anti-amplification: until the handshake proves the address, it gets at most three times the bytes it sent.
-        int size = TouHeader.Size + (_agreed.Extended ? Extensions.MaxOfferSize : 0) + (_agreed.Checksum ? Extensions.ChecksumSize : 0);
+        int size = TouHeader.Size + (_agreed.Extended ? Extensions.MaxOfferSize : 0) + (_agreed.Integrity ? Extensions.TrailerSize : 0);
         if (_unvalidatedBytesOut + size > 3 * _unvalidatedBytesIn)
         {
             Stats.AmplificationLimited++;
@@ -159,14 +160,15 @@ public sealed partial class TouConnection
         }
 
         int length = WriteHeader(buffer, TouFlags.Syn | TouFlags.Ack, _iss, _receiveSeqBase.Value, payload, (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue));
-        return length; // the checksum trailer, if agreed, is added by PollTransmit
+        return _agreed.Integrity ? Extensions.AppendCrc(buffer, length) : length;
     }
 
     private int BuildRst(Span<byte> buffer)
     {
         _rstPending = false;
         Stats.ResetsSent++;
-        int length = WriteHeader(buffer, TouFlags.Rst | TouFlags.Ack, _phase == Phase.SynSent ? _iss : SendSeq(_sndNxt), AckField, 0, 0);
+        // After our FIN the next sequence number is the one after it: the peer expects exactly that.
+        int length = WriteHeader(buffer, TouFlags.Rst | TouFlags.Ack, _phase == Phase.SynSent ? _iss : SendSeq(SendLimit), AckField, 0, 0);
         if (CloseReason != TouCloseReason.None && _phase != Phase.TimeWait)
         {
             Release();
@@ -523,6 +525,16 @@ public sealed partial class TouConnection
         if (_options.IdleTimeout > TimeSpan.Zero && nowUs >= _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout))
         {
             EndConnection(TouCloseReason.IdleTimeout, linger: false);
+            return;
+        }
+
+        if (_appClosed && nowUs >= LingerDeadline)
+        {
+            // The application closed and the peer has acknowledged nothing new for LingerTimeout: give up.
+            Log.LingerExpired(_logger, Id, (long)_options.LingerTimeout.TotalMilliseconds);
+            _rstPending = true;
+            EndConnection(TouCloseReason.LingerTimeout, linger: false);
+            Notify();
             return;
         }
 

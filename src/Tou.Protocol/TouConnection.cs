@@ -42,6 +42,10 @@ public sealed partial class TouConnection : IDisposable
     private long _timeWaitDeadline = TouTime.Never;
     private bool _rstPending;
     private bool _disposed;
+    private bool _appClosed;       // the application is gone: it reads no more; what it wrote is still delivered
+    private long _lastProgressUs;  // last time the peer acknowledged something new (the linger clock)
+    private DirectionKey _sendKey;
+    private DirectionKey _receiveKey;
 
     // --- send direction (offsets in our stream; sequence = _sendSeqBase + offset) ---
     private SequenceNumber _iss;
@@ -56,6 +60,7 @@ public sealed partial class TouConnection : IDisposable
     private bool _finAcked;
     private long _bytesInFlight;
     private long _peerWindow;
+    private long _maxPeerWindow;
     private long _windowUpdateAckOffset = -1;
     private long _windowUpdateSeqOffset = -1;
     private long _rtoDeadline = TouTime.Never;
@@ -108,6 +113,7 @@ public sealed partial class TouConnection : IDisposable
         _rtt = new RttEstimator(TouTime.FromTimeSpan(options.InitialRto), TouTime.FromTimeSpan(options.MinRto), TouTime.FromTimeSpan(options.MaxRto));
         _iss = new SequenceNumber(options.IsnGenerator?.Invoke() ?? RandomIsn());
         _lastReceiveUs = nowUs;
+        _lastProgressUs = nowUs;
         _handshakeDeadline = nowUs + TouTime.FromTimeSpan(options.HandshakeTimeout);
         _phase = isClient ? Phase.SynSent : Phase.SynReceived;
         Id = Interlocked.Increment(ref s_nextId);
@@ -150,7 +156,14 @@ public sealed partial class TouConnection : IDisposable
 
     public bool SackNegotiated => _agreed.Sack;
 
-    public bool ChecksumNegotiated => _agreed.Checksum;
+    /// <summary>Whether every packet carries the keyed integrity trailer (see <see cref="TouOptions.EnableIntegrity"/>).</summary>
+    public bool IntegrityNegotiated => _agreed.Integrity;
+
+    /// <summary>What the handshake agreed (meaningful once established).</summary>
+    public TouNegotiation Negotiation => new(_agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift >= 0 ? _sendShift : -1, _agreed.WindowShift >= 0 ? _receiveShift : -1, _sendMss);
+
+    /// <summary>True once the application called <see cref="Close"/>.</summary>
+    public bool IsClosedByApplication => _appClosed;
 
     /// <summary>Data bytes per segment this side sends.</summary>
     public int SendMss => _sendMss;
@@ -201,9 +214,17 @@ public sealed partial class TouConnection : IDisposable
             {
                 d = Math.Min(d, _handshakeDeadline);
             }
-            else if (_phase == Phase.Established && _options.IdleTimeout > TimeSpan.Zero)
+            else if (_phase == Phase.Established && CloseReason == TouCloseReason.None)
             {
-                d = Math.Min(d, _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout));
+                if (_options.IdleTimeout > TimeSpan.Zero)
+                {
+                    d = Math.Min(d, _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout));
+                }
+
+                if (_appClosed)
+                {
+                    d = Math.Min(d, LingerDeadline);
+                }
             }
 
             return d;
@@ -219,7 +240,12 @@ public sealed partial class TouConnection : IDisposable
     internal long LastActivityUs => _lastReceiveUs;
 
     internal ClosedConnection ClosedRecord(long expiresUs) =>
-        new(SendSeq(SendLimit).Value, AckField, _agreed.Extended, _agreed.Checksum, expiresUs);
+        new(SendSeq(SendLimit).Value, AckField, _agreed.Extended, _agreed.Integrity ? _sendKey : default, _agreed.Integrity ? _receiveKey : default, expiresUs);
+
+    /// <summary>Our initial sequence number (the server's SYN+ACK carries it).</summary>
+    internal uint InitialSequence => _iss.Value;
+
+    private long LingerDeadline => _lastProgressUs + TouTime.FromTimeSpan(_options.LingerTimeout);
 
     // Bookkeeping of the endpoint (it owns these).
     internal bool InTransmitQueue;
@@ -330,6 +356,33 @@ public sealed partial class TouConnection : IDisposable
         Notify();
     }
 
+    /// <summary>
+    /// The application is done with the connection, as with a TCP socket's close: what it wrote is still
+    /// delivered and followed by a FIN, and the connection lingers until the peer has acknowledged both, giving up
+    /// (RST) after <see cref="TouOptions.LingerTimeout"/> without progress. It reads no more: received data it left
+    /// unread, or data that arrives from now on, resets the connection so the peer's application learns at once
+    /// that nobody is reading. The host may still hand over, with <see cref="Write"/>, bytes the application wrote
+    /// before closing, and then calls <see cref="CloseSend"/>; until then no FIN is sent.
+    /// </summary>
+    public void Close(long nowUs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_appClosed || CloseReason != TouCloseReason.None)
+        {
+            return;
+        }
+
+        _appClosed = true;
+        _lastProgressUs = nowUs;
+        if (ReadableBytes > 0)
+        {
+            ResetUnreadData();
+            return;
+        }
+
+        Notify();
+    }
+
     /// <summary>Ends the connection at once: sends RST and discards everything buffered.</summary>
     public void Abort()
     {
@@ -361,6 +414,14 @@ public sealed partial class TouConnection : IDisposable
         Span<byte> bytes = stackalloc byte[4];
         RandomNumberGenerator.Fill(bytes);
         return BitConverter.ToUInt32(bytes);
+    }
+
+    /// <summary>Nobody will read what the peer sends: reset, as TCP does for a close with unread data.</summary>
+    private void ResetUnreadData()
+    {
+        Stats.ResetsForUnreadData++;
+        Log.ResetUnreadData(_logger, Id, ReadableBytes);
+        Abort();
     }
 
     private void Notify() => _endpoint?.OnConnectionChanged(this);

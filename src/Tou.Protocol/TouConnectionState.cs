@@ -38,6 +38,10 @@ public enum TouCloseReason
 
     /// <summary>Nothing was heard from the peer for <see cref="TouOptions.IdleTimeout"/>.</summary>
     IdleTimeout,
+
+    /// <summary>The application had closed the connection and its data or FIN went unacknowledged for
+    /// <see cref="TouOptions.LingerTimeout"/> (RST sent).</summary>
+    LingerTimeout,
 }
 
 /// <summary>What changed on a connection since the application last asked (see <see cref="TouConnection.TakeEvents"/>).</summary>

@@ -33,6 +33,12 @@ public sealed class TouConnectionStats
 
     /// <summary>Datagrams dropped as malformed, out of window, failing the checksum or unexpected.</summary>
     public long PacketsDropped { get; internal set; }
+
+    /// <summary>Packets dropped because their integrity trailer was missing or did not verify (damage or forgery).</summary>
+    public long IntegrityFailures { get; internal set; }
+
+    /// <summary>RSTs sent because data was unread when the application closed, or arrived after it had.</summary>
+    public long ResetsForUnreadData { get; internal set; }
     public long DuplicateBytesReceived { get; internal set; }
     public long BytesBeyondWindow { get; internal set; }
     public long InvalidSackBlocks { get; internal set; }
@@ -48,7 +54,7 @@ public sealed class TouEndpointStats
     /// <summary>Datagrams dropped before reaching a connection, by reason.</summary>
     public long DroppedMalformed { get; internal set; }
     public long DroppedUnknownConnection { get; internal set; }
-    public long DroppedChecksum { get; internal set; }
+    public long DroppedIntegrity { get; internal set; }
     public long RefusedConnectionLimit { get; internal set; }
 
     /// <summary>SYNs answered statelessly with a SYN cookie (the handshake table was full).</summary>

@@ -25,7 +25,7 @@ public sealed class TouEndpoint : IDisposable
     private readonly Queue<TouConnection> _transmitQueue = new();
     private readonly Queue<TouConnection> _eventQueue = new();
     private readonly TimerHeap _timers = new();
-    private readonly Queue<(SocketAddress To, TouHeader Header, bool Checksum, ExtensionSet? Offer)> _controlPackets = new();
+    private readonly Queue<ControlPacket> _controlPackets = new();
     private readonly SynCookies _cookies = new();
     private readonly Dictionary<SocketAddress, ClosedConnection> _recentlyClosed = new();
     private readonly Queue<(SocketAddress Address, long ExpiresUs)> _recentlyClosedOrder = new();
@@ -60,13 +60,54 @@ public sealed class TouEndpoint : IDisposable
         Retransmitted?.Invoke();
     }
 
-    /// <summary>Aborts every connection (each sends RST on the next <see cref="PollTransmit"/>); used when the host shuts down.</summary>
+    /// <summary>Aborts every connection (each sends RST on the next <see cref="PollTransmit"/>).</summary>
     public void AbortAll()
     {
         foreach (var connection in _connections.Values)
         {
             connection.Abort();
         }
+    }
+
+    /// <summary>
+    /// The host is shutting down: stop listening and abort the connections the application still holds, while
+    /// those it has closed (<see cref="TouConnection.Close"/>) go on delivering their data and FIN, as a TCP
+    /// kernel does after the process closed its sockets. Keep driving the endpoint until <see cref="IsDrained"/>.
+    /// </summary>
+    public void Shutdown()
+    {
+        IsListening = false;
+        foreach (var connection in _connections.Values)
+        {
+            if (!connection.IsClosedByApplication)
+            {
+                connection.Abort();
+            }
+        }
+    }
+
+    /// <summary>True when no connection is open any more (lingering ones included); closed ones may still re-acknowledge a late FIN.</summary>
+    public bool IsDrained
+    {
+        get
+        {
+            foreach (var connection in _connections.Values)
+            {
+                if (connection.CloseReason == TouCloseReason.None)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>The connection with <paramref name="remote"/>, or null.</summary>
+    public TouConnection? FindConnection(SocketAddress remote)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        return _connections.GetValueOrDefault(remote);
     }
 
     /// <summary>Connections held now (handshaking, established or lingering after close).</summary>
@@ -154,17 +195,16 @@ public sealed class TouEndpoint : IDisposable
             return;
         }
 
-        // Bytes after the payload are a checksum trailer; if it does not match, the datagram was damaged
-        // and answering it (with a SYN+ACK or an RST) would act on garbage.
-        if (datagram.Length > TouHeader.Size + header.PayloadLength && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
-        {
-            Stats.DroppedChecksum++;
-            Log.EndpointDropped(_logger, remote, DropReason.Checksum);
-            return;
-        }
-
         if (header.Flags == TouFlags.Syn)
         {
+            // A SYN's trailer is a CRC32C; if it does not match, the SYN was damaged and answering it would act on garbage.
+            if (datagram.Length > TouHeader.Size + header.PayloadLength && !Extensions.VerifyCrc(datagram, header.PayloadLength))
+            {
+                Stats.DroppedIntegrity++;
+                Log.EndpointDropped(_logger, remote, DropReason.Integrity);
+                return;
+            }
+
             _recentlyClosed.Remove(remote);
             HandleSyn(nowUs, remote, header, datagram);
             return;
@@ -175,10 +215,14 @@ public sealed class TouEndpoint : IDisposable
             // A connection that closed gracefully here: the peer missed our last ACK and repeats its FIN or
             // data. Acknowledge everything again (TCP's TIME-WAIT, kept as a small record, not the connection).
             bool pureAck = header.Flags == TouFlags.Ack && header.PayloadLength == 0;
-            if ((header.Flags & TouFlags.Rst) == 0 && !pureAck)
+            if (!closed.ReceiveKey.IsEmpty && !Extensions.VerifyTag(datagram, header.PayloadLength, closed.ReceiveKey))
+            {
+                Stats.DroppedIntegrity++; // damaged or forged: never answered
+            }
+            else if ((header.Flags & TouFlags.Rst) == 0 && !pureAck)
             {
                 Stats.LatePacketsAcknowledged++;
-                QueueControl(remote, closed.AckFor(header, LocalPort), closed.Checksum);
+                QueueControl(remote, closed.AckFor(header, LocalPort), closed.SendKey.IsEmpty ? ControlTrailer.None : ControlTrailer.Tag, closed.SendKey);
             }
 
             return;
@@ -216,7 +260,7 @@ public sealed class TouEndpoint : IDisposable
             return;
         }
 
-        int segment = TouHeader.Size + first.PayloadLength + (connection.ChecksumNegotiated ? Extensions.ChecksumSize : 0);
+        int segment = TouHeader.Size + first.PayloadLength + (connection.IntegrityNegotiated ? Extensions.TrailerSize : 0);
         if (segment >= buffer.Length)
         {
             HandleDatagram(nowUs, remote, buffer);
@@ -232,7 +276,7 @@ public sealed class TouEndpoint : IDisposable
     private static bool IsFreshSyn(ReadOnlySpan<byte> datagram, TouConnection old) =>
         TouHeader.TryRead(datagram, out var h) && h.Flags == TouFlags.Syn && !old.IsClient
         && (old.State == TouConnectionState.Closed || (old.State == TouConnectionState.Connecting && h.SequenceNumber != old.PeerInitialSequence))
-        && (datagram.Length == TouHeader.Size + h.PayloadLength || Extensions.VerifyChecksum(datagram, h.PayloadLength));
+        && (datagram.Length == TouHeader.Size + h.PayloadLength || Extensions.VerifyCrc(datagram, h.PayloadLength));
 
     private void HandleSyn(long nowUs, SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram)
     {
@@ -264,7 +308,8 @@ public sealed class TouEndpoint : IDisposable
         var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs, _chunkPool);
         _connections.Add(key, connection);
         _pendingHandshakes++;
-        connection.AcceptSyn(nowUs, header, payload, offer, datagram.Length);
+        var keys = offer.Integrity && _options.EnableIntegrity ? _cookies.DeriveIntegrityKeys(remote, header.SequenceNumber, connection.InitialSequence) : default;
+        connection.AcceptSyn(nowUs, header, payload, offer, datagram.Length, keys);
         OnConnectionChanged(connection);
     }
 
@@ -296,7 +341,12 @@ public sealed class TouEndpoint : IDisposable
             Stats.DatagramsSent++;
             Stats.ResetsSent += (header.Flags & TouFlags.Rst) != 0 ? 1 : 0;
             int length = TouHeader.Size + payload;
-            return control.Checksum ? Extensions.AppendChecksum(buffer, length) : length;
+            return control.Trailer switch
+            {
+                ControlTrailer.Crc => Extensions.AppendCrc(buffer, length),
+                ControlTrailer.Tag => Extensions.AppendTag(buffer, length, control.Key),
+                _ => length,
+            };
         }
 
         while (_transmitQueue.TryDequeue(out var connection))
@@ -414,26 +464,32 @@ public sealed class TouEndpoint : IDisposable
         var agreed = TouConnection.Negotiate(_options, offer);
         var remembered = agreed;
         remembered.WindowShift = agreed.WindowShift >= 0 ? offer.WindowShift : -1; // the client's shift is what must be kept
+        uint cookie = _cookies.Create(nowUs, remote, syn.SequenceNumber, remembered);
+        if (agreed.Integrity)
+        {
+            agreed.Keys = _cookies.DeriveIntegrityKeys(remote, syn.SequenceNumber, cookie);
+        }
+
         var synAck = new TouHeader
         {
             SourcePort = LocalPort,
             DestinationPort = syn.SourcePort,
-            SequenceNumber = _cookies.Create(nowUs, remote, syn.SequenceNumber, remembered),
+            SequenceNumber = cookie,
             AcknowledgementNumber = syn.SequenceNumber + 1,
             Flags = TouFlags.Syn | TouFlags.Ack,
             Window = (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue),
-            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.ChecksumSize),
+            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.TrailerSize),
         };
 
         // One SYN+ACK per SYN, never larger than three times the SYN (anti-amplification).
-        int size = TouHeader.Size + (agreed.Extended ? Extensions.MaxOfferSize : 0) + (agreed.Checksum ? Extensions.ChecksumSize : 0);
+        int size = TouHeader.Size + (agreed.Extended ? Extensions.MaxOfferSize : 0) + (agreed.Integrity ? Extensions.TrailerSize : 0);
         if (size > 3 * synLength)
         {
             return;
         }
 
         Stats.SynCookiesSent++;
-        QueueControl(remote, synAck, agreed.Checksum, agreed.Extended ? agreed : null);
+        QueueControl(remote, synAck, agreed.Integrity ? ControlTrailer.Crc : ControlTrailer.None, offer: agreed.Extended ? agreed : null);
     }
 
     /// <summary>A packet from an unknown address may be the ACK of a stateless handshake: its acknowledgement number is then our cookie.</summary>
@@ -451,10 +507,14 @@ public sealed class TouEndpoint : IDisposable
             return false;
         }
 
-        if (agreed.Checksum && !Extensions.VerifyChecksum(datagram, header.PayloadLength))
+        if (agreed.Integrity)
         {
-            Stats.DroppedChecksum++;
-            return true;
+            agreed.Keys = _cookies.DeriveIntegrityKeys(remote, clientIsn, header.AcknowledgementNumber);
+            if (!Extensions.VerifyTag(datagram, header.PayloadLength, agreed.Keys.ForReceiving(isClient: false)))
+            {
+                Stats.DroppedIntegrity++;
+                return true;
+            }
         }
 
         if (_connections.Count >= _options.MaxConnections || _acceptQueue.Count >= _options.AcceptBacklog)
@@ -490,7 +550,7 @@ public sealed class TouEndpoint : IDisposable
         _recentlyClosedOrder.Enqueue((connection.RemoteAddress, record2.ExpiresUs));
     }
 
-    private void QueueControl(SocketAddress remote, in TouHeader header, bool checksum, ExtensionSet? offer = null)
+    private void QueueControl(SocketAddress remote, in TouHeader header, ControlTrailer trailer, DirectionKey key = default, ExtensionSet? offer = null)
     {
         if (_controlPackets.Count >= MaxQueuedControlPackets)
         {
@@ -498,7 +558,7 @@ public sealed class TouEndpoint : IDisposable
             return;
         }
 
-        _controlPackets.Enqueue((CopyAddress(remote), header, checksum, offer));
+        _controlPackets.Enqueue(new ControlPacket(CopyAddress(remote), header, trailer, key, offer));
     }
 
     private void QueueReset(SocketAddress remote, in TouHeader incoming)
@@ -516,9 +576,11 @@ public sealed class TouEndpoint : IDisposable
             Flags = TouFlags.Rst | TouFlags.Ack,
             Window = 0,
             PayloadLength = 0,
-            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.ChecksumSize),
+            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.TrailerSize),
         };
-        QueueControl(remote, rst, checksum: false);
+
+        // No trailer: a host without the connection has no key. Peers accept it only at the exact sequence number.
+        QueueControl(remote, rst, ControlTrailer.None);
     }
 
     private static SocketAddress CopyAddress(SocketAddress address)
@@ -529,18 +591,3 @@ public sealed class TouEndpoint : IDisposable
     }
 }
 
-/// <summary>What an endpoint remembers of a gracefully closed connection to acknowledge a late FIN or retransmission.</summary>
-internal readonly record struct ClosedConnection(uint Seq, uint Ack, bool Extended, bool Checksum, long ExpiresUs)
-{
-    public TouHeader AckFor(in TouHeader late, ushort localPort) => new()
-    {
-        SourcePort = localPort,
-        DestinationPort = late.SourcePort,
-        // Plain peers get the seed's acknowledgements: seq = the packet's acknum, and for a FIN ack = its seqnum + 1.
-        SequenceNumber = Extended ? Seq : late.AcknowledgementNumber,
-        AcknowledgementNumber = Extended || (late.Flags & TouFlags.Fin) == 0 ? Ack : late.SequenceNumber + 1,
-        Flags = TouFlags.Ack,
-        Window = 0,
-        Mss = 0,
-    };
-}

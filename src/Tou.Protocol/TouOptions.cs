@@ -28,9 +28,11 @@ public sealed class TouOptions
     /// <summary>Offer window scaling so windows can exceed 64 KiB (needs <see cref="EnableExtensions"/>).</summary>
     public bool EnableWindowScaling { get; set; } = true;
 
-    /// <summary>Offer a CRC32C on every packet, for paths where UDP's checksum is off or too weak
-    /// (needs <see cref="EnableExtensions"/>). Off by default: UDP's checksum already covers ordinary paths.</summary>
-    public bool EnableChecksum { get; set; }
+    /// <summary>Offer (client) and accept (server) the keyed integrity trailer on every packet (needs
+    /// <see cref="EnableExtensions"/>): a damaged packet, or one forged by an attacker who cannot see the
+    /// connection, is dropped instead of delivered (docs/security.md). On by default; costs 4 bytes and a
+    /// CRC32C plus a short SipHash per packet. It is not encryption: use TLS against on-path attackers.</summary>
+    public bool EnableIntegrity { get; set; } = true;
 
     /// <summary>Retransmission timeout before the first RTT sample (RFC 6298: 1 s).</summary>
     public TimeSpan InitialRto { get; set; } = TimeSpan.FromSeconds(1);
@@ -53,6 +55,13 @@ public sealed class TouOptions
     /// <summary>Interval of keepalive probes on an idle connection (0 disables); keep it well under
     /// <see cref="IdleTimeout"/> so that a live peer never times out.</summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long a connection the application has closed (<see cref="TouConnection.Close"/>) keeps delivering its
+    /// data and FIN without making progress before it is given up and reset. The clock restarts whenever the peer
+    /// acknowledges something, so a slow but moving close is never cut short; the retransmission limit still applies.
+    /// </summary>
+    public TimeSpan LingerTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Longest time an acknowledgement of in-order data is held back hoping to acknowledge two
     /// segments at once or to ride on data (extension mode only; plain peers get an ACK per packet).</summary>
@@ -86,6 +95,7 @@ public sealed class TouOptions
         Require(MaxRetransmissions is >= 1 and <= 100, nameof(MaxRetransmissions), "must be between 1 and 100");
         Require(HandshakeTimeout > TimeSpan.Zero, nameof(HandshakeTimeout), "must be positive");
         Require(IdleTimeout >= TimeSpan.Zero, nameof(IdleTimeout), "must not be negative (0 disables it)");
+        Require(LingerTimeout > TimeSpan.Zero, nameof(LingerTimeout), "must be positive");
         Require(KeepAliveInterval >= TimeSpan.Zero, nameof(KeepAliveInterval), "must not be negative (0 disables it)");
         Require(DelayedAckTimeout >= TimeSpan.Zero && DelayedAckTimeout <= TimeSpan.FromMilliseconds(500), nameof(DelayedAckTimeout), "must be between 0 and 500 ms");
         Require(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");

@@ -34,7 +34,7 @@ public static class TouMetrics
     static TouMetrics() => s_meter.CreateObservableCounter("tou.endpoint.events", ObserveEndpointEvents, "{event}", "Refusals, drops and stateless handshakes of TOU endpoints, by kind.");
 
     private static long[] Read(TouEndpointStats s) =>
-        [s.RefusedConnectionLimit, s.SynCookiesSent, s.SynCookiesAccepted, s.DroppedMalformed, s.DroppedUnknownConnection, s.DroppedChecksum, s.ResetsSent, s.ResetsSuppressed];
+        [s.RefusedConnectionLimit, s.SynCookiesSent, s.SynCookiesAccepted, s.DroppedMalformed, s.DroppedUnknownConnection, s.DroppedIntegrity, s.ResetsSent, s.ResetsSuppressed];
 
     private static IEnumerable<Measurement<long>> ObserveEndpointEvents()
     {

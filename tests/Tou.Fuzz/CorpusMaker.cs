@@ -51,7 +51,7 @@ public static class CorpusMaker
         var options = new TouOptions
         {
             EnableExtensions = (mode & 1) == 0,
-            EnableChecksum = (mode & 2) != 0,
+            EnableIntegrity = (mode & 2) != 0,
             MaxPendingHandshakes = (mode & 4) != 0 ? 0 : 16,
             IsnGenerator = () => 0x1000,
         };

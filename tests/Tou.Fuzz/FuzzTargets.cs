@@ -30,7 +30,7 @@ public static class FuzzTargets
                 _ = Extensions.FindSackBlocks(options);
             }
 
-            _ = Extensions.VerifyChecksum(input, header.PayloadLength);
+            _ = Extensions.VerifyCrc(input, header.PayloadLength);
             Span<byte> copy = stackalloc byte[TouHeader.Size];
             header.Write(copy);
         }
@@ -52,7 +52,7 @@ public static class FuzzTargets
         var options = new TouOptions
         {
             EnableExtensions = (mode & 1) == 0,
-            EnableChecksum = (mode & 2) != 0,
+            EnableIntegrity = (mode & 2) != 0,
             MaxPendingHandshakes = (mode & 4) != 0 ? 0 : 16,
             MaxConnections = 8,
             IsnGenerator = () => 0x1000,

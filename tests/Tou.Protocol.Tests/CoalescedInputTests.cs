@@ -10,7 +10,7 @@ public class CoalescedInputTests
     [InlineData(true)]
     public void Back_to_back_packets_of_a_connection_are_split_and_delivered_in_order(bool checksum)
     {
-        var options = new TouOptions { EnableChecksum = checksum };
+        var options = new TouOptions { EnableIntegrity = checksum };
         using var pair = new EnginePair(options, options);
         var (client, server) = pair.Establish();
         var payload = StreamApp.RandomPayload(3, 100_000);

@@ -22,7 +22,7 @@ public class CorruptionTests
     {
         var rng = new Random(seed);
         double corruptRate = 0.02 + (rng.NextDouble() * 0.1);
-        var options = new TouOptions { EnableChecksum = true, MaxRto = TimeSpan.FromSeconds(5), IdleTimeout = TimeSpan.FromMinutes(10), HandshakeTimeout = TimeSpan.FromMinutes(1) };
+        var options = new TouOptions { EnableIntegrity = true, MaxRto = TimeSpan.FromSeconds(5), IdleTimeout = TimeSpan.FromMinutes(10), HandshakeTimeout = TimeSpan.FromMinutes(1) };
         using var pair = new EnginePair(options, options, oneWayDelayUs: rng.Next(1_000, 50_000));
         long corrupted = 0;
         pair.Filter = packet =>
@@ -50,14 +50,14 @@ public class CorruptionTests
         pair.RunUntil(() => clientApp is not null && serverApp is not null && clientApp.ReceiveCompleted && serverApp.ReceiveCompleted
             && client.State == TouConnectionState.Closed && server!.State == TouConnectionState.Closed, maxDurationUs: 3_600_000_000);
 
-        Assert.True(client.ChecksumNegotiated);
-        Assert.True(server!.ChecksumNegotiated);
+        Assert.True(client.IntegrityNegotiated);
+        Assert.True(server!.IntegrityNegotiated);
         Assert.True(corrupted > 0);
         Assert.Equal(clientApp!.ExpectedHashOfSent, serverApp!.ReceivedHash());
         Assert.Equal(serverApp.ExpectedHashOfSent, clientApp.ReceivedHash());
         Assert.Equal(TouCloseReason.Graceful, client.CloseReason);
         Assert.Equal(TouCloseReason.Graceful, server.CloseReason);
-        long checksumDrops = client.Stats.PacketsDropped + server.Stats.PacketsDropped + pair.Server.Stats.DroppedChecksum
+        long checksumDrops = client.Stats.PacketsDropped + server.Stats.PacketsDropped + pair.Server.Stats.DroppedIntegrity
             + pair.Server.Stats.DroppedMalformed + pair.Client.Stats.DroppedMalformed + pair.Server.Stats.DroppedUnknownConnection + pair.Client.Stats.DroppedUnknownConnection;
         Assert.True(checksumDrops > 0, "corrupted packets must have been dropped somewhere");
     }

@@ -42,7 +42,7 @@ public class ScenarioSweepTests(ITestOutputHelper output)
         {
             EnableExtensions = corrupt || rng.Next(5) != 0,
             EnableSack = rng.Next(4) != 0,
-            EnableChecksum = corrupt,
+            EnableIntegrity = corrupt,
             CongestionControl = (CongestionControlAlgorithm)rng.Next(3),
             ReceiveBufferSize = rng.Next(2) == 0 ? 64 * 1024 : 4 * 1024 * 1024,
             MaxRto = TimeSpan.FromSeconds(10),

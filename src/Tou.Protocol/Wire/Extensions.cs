@@ -9,10 +9,15 @@ internal struct ExtensionSet
     /// <summary>The peer speaks the extension format at all (piggybacked ACKs, Options and Ping flags, strict FIN).</summary>
     public bool Extended;
     public bool Sack;
-    public bool Checksum;
+
+    /// <summary>The keyed integrity trailer (§5.4 of docs/protocol.md). In a server's answer it comes with <see cref="Keys"/>.</summary>
+    public bool Integrity;
 
     /// <summary>Shift the sender applies to the windows it advertises; -1 when window scaling is not offered.</summary>
     public int WindowShift;
+
+    /// <summary>The connection's integrity keys, chosen by the server and sent in its SYN+ACK.</summary>
+    public IntegrityKeys Keys;
 
     public static ExtensionSet Plain => new() { WindowShift = -1 };
 }
@@ -25,17 +30,19 @@ internal struct ExtensionSet
 /// </summary>
 internal static class Extensions
 {
-    public const byte Version = 1;
+    public const byte Version = 2;
     public const byte TlvWindowScale = 1;
     public const byte TlvSackPermitted = 2;
-    public const byte TlvChecksum = 3;
     public const byte TlvSack = 5;
+    public const byte TlvIntegrity = 6;
     public const int MaxSackBlocks = 4;
     public const int MaxWindowShift = 14;
-    public const int ChecksumSize = 4;
 
-    /// <summary>Largest extension offer: magic, version, window scale, SACK permitted, checksum.</summary>
-    public const int MaxOfferSize = 4 + 3 + 2 + 2;
+    /// <summary>Bytes of the trailer after the payload: CRC32C on handshake packets, the keyed tag on all others.</summary>
+    public const int TrailerSize = 4;
+
+    /// <summary>Largest extension offer: magic, version, window scale, SACK permitted, integrity with its keys.</summary>
+    public const int MaxOfferSize = 4 + 3 + 2 + 2 + IntegrityKeys.Size;
 
     /// <summary>Largest option block a pure ACK carries: length byte, SACK TLV header, four blocks.</summary>
     public const int MaxAckOptionsSize = 1 + 2 + (MaxSackBlocks * 8);
@@ -60,10 +67,17 @@ internal static class Extensions
             destination[n++] = 0;
         }
 
-        if (offer.Checksum)
+        if (offer.Integrity)
         {
-            destination[n++] = TlvChecksum;
-            destination[n++] = 0;
+            // The client offers with an empty value; the server accepts by sending the keys.
+            bool withKeys = !offer.Keys.IsEmpty;
+            destination[n++] = TlvIntegrity;
+            destination[n++] = withKeys ? (byte)IntegrityKeys.Size : (byte)0;
+            if (withKeys)
+            {
+                offer.Keys.Write(destination.Slice(n, IntegrityKeys.Size));
+                n += IntegrityKeys.Size;
+            }
         }
 
         return n;
@@ -98,8 +112,12 @@ internal static class Extensions
                 case TlvSackPermitted:
                     set.Sack = true;
                     break;
-                case TlvChecksum:
-                    set.Checksum = true;
+                case TlvIntegrity when length == 0:
+                    set.Integrity = true;
+                    break;
+                case TlvIntegrity when length == IntegrityKeys.Size:
+                    set.Integrity = true;
+                    set.Keys = IntegrityKeys.Read(value);
                     break;
             }
 
@@ -165,18 +183,41 @@ internal static class Extensions
         return ~crc;
     }
 
-    /// <summary>Appends the checksum trailer after <paramref name="length"/> bytes of packet; returns the new length.</summary>
-    public static int AppendChecksum(Span<byte> datagram, int length)
+    /// <summary>Appends the CRC32C trailer (handshake packets) after <paramref name="length"/> bytes of packet; returns the new length.</summary>
+    public static int AppendCrc(Span<byte> datagram, int length)
     {
         BinaryPrimitives.WriteUInt32BigEndian(datagram[length..], Crc32C(datagram[..length]));
-        return length + ChecksumSize;
+        return length + TrailerSize;
     }
 
     /// <summary>True when the datagram is exactly header + payload + a matching CRC32C trailer.</summary>
-    public static bool VerifyChecksum(ReadOnlySpan<byte> datagram, int payloadLength)
+    public static bool VerifyCrc(ReadOnlySpan<byte> datagram, int payloadLength)
     {
         int packetLength = TouHeader.Size + payloadLength;
-        return datagram.Length == packetLength + ChecksumSize &&
+        return datagram.Length == packetLength + TrailerSize &&
             BinaryPrimitives.ReadUInt32BigEndian(datagram[packetLength..]) == Crc32C(datagram[..packetLength]);
+    }
+
+    /// <summary>
+    /// The keyed integrity tag: the CRC32C of header and payload (which catches damage with CRC's guarantees)
+    /// masked by 32 bits of SipHash-2-4 of the header under the direction's secret key. Without the key the mask
+    /// of any header is unknown, so a blind forgery passes with probability 2^-32; see docs/security.md.
+    /// </summary>
+    public static uint Tag(ReadOnlySpan<byte> packet, in DirectionKey key) =>
+        Crc32C(packet) ^ (uint)SipHash.Hash24(key.K0, key.K1, packet[..TouHeader.Size]);
+
+    /// <summary>Appends the keyed tag after <paramref name="length"/> bytes of packet; returns the new length.</summary>
+    public static int AppendTag(Span<byte> datagram, int length, in DirectionKey key)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(datagram[length..], Tag(datagram[..length], key));
+        return length + TrailerSize;
+    }
+
+    /// <summary>True when the datagram is exactly header + payload + a tag that verifies under <paramref name="key"/>.</summary>
+    public static bool VerifyTag(ReadOnlySpan<byte> datagram, int payloadLength, in DirectionKey key)
+    {
+        int packetLength = TouHeader.Size + payloadLength;
+        return datagram.Length == packetLength + TrailerSize &&
+            BinaryPrimitives.ReadUInt32BigEndian(datagram[packetLength..]) == Tag(datagram[..packetLength], key);
     }
 }

@@ -13,14 +13,14 @@ public class StatelessHandshakeTests
     [InlineData(false, false)]
     public void A_stateless_handshake_negotiates_the_same_and_moves_data_byte_exact(bool extensions, bool checksum)
     {
-        var client = new TouOptions { EnableExtensions = extensions, EnableChecksum = checksum };
-        var server = new TouOptions { EnableExtensions = extensions, EnableChecksum = checksum, MaxPendingHandshakes = 0 };
+        var client = new TouOptions { EnableExtensions = extensions, EnableIntegrity = checksum };
+        var server = new TouOptions { EnableExtensions = extensions, EnableIntegrity = checksum, MaxPendingHandshakes = 0 };
         using var pair = new EnginePair(client, server, oneWayDelayUs: 20_000);
         var (c, s) = pair.Establish();
         Assert.Equal(1, pair.Server.Stats.SynCookiesAccepted);
         Assert.Equal(extensions, s.ExtensionsNegotiated);
         Assert.Equal(extensions, s.SackNegotiated);
-        Assert.Equal(checksum, s.ChecksumNegotiated);
+        Assert.Equal(checksum, s.IntegrityNegotiated);
 
         var clientApp = new StreamApp(c, StreamApp.RandomPayload(1, 2_000_000));
         var serverApp = new StreamApp(s, StreamApp.RandomPayload(2, 2_000_000));

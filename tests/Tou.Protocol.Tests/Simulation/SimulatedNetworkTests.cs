@@ -43,7 +43,7 @@ public class SimulatedNetworkTests
     public void Duplication_reordering_and_corruption_are_applied_and_counted()
     {
         var path = new LinkProfile { Delay = TimeSpan.FromMilliseconds(5), DuplicateRate = 0.05, ReorderRate = 0.05, CorruptRate = 0.02 };
-        var options = new TouOptions { EnableChecksum = true };
+        var options = new TouOptions { EnableIntegrity = true };
         var result = TransferScenario.Run(3, path, path, 2_000_000, 0, options, options);
         Assert.True(result.Network.Duplicated > 0);
         Assert.True(result.Network.Reordered > 0);

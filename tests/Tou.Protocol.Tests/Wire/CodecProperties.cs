@@ -48,11 +48,11 @@ public class CodecProperties
     [Property(MaxTest = 300)]
     public bool Extension_offers_round_trip(bool sack, bool checksum, byte shift)
     {
-        var offer = new ExtensionSet { Extended = true, Sack = sack, Checksum = checksum, WindowShift = shift % 15 };
+        var offer = new ExtensionSet { Extended = true, Sack = sack, Integrity = checksum, WindowShift = shift % 15 };
         var buffer = new byte[64];
         int n = Extensions.WriteOffer(buffer, offer);
         var read = Extensions.ReadOffer(buffer.AsSpan(0, n));
-        return read.Extended && read.Sack == sack && read.Checksum == checksum && read.WindowShift == offer.WindowShift;
+        return read.Extended && read.Sack == sack && read.Integrity == checksum && read.WindowShift == offer.WindowShift;
     }
 
     [Property(MaxTest = 1000)]
@@ -79,13 +79,13 @@ public class CodecProperties
             return true;
         }
 
-        var datagram = new byte[TouHeader.Size + payload.Length + Extensions.ChecksumSize];
+        var datagram = new byte[TouHeader.Size + payload.Length + Extensions.TrailerSize];
         Header(1, 2, 3, 4, 4, 5, (ushort)payload.Length, 6).Write(datagram);
         payload.CopyTo(datagram, TouHeader.Size);
-        int length = Extensions.AppendChecksum(datagram, TouHeader.Size + payload.Length);
-        bool intact = Extensions.VerifyChecksum(datagram.AsSpan(0, length), payload.Length);
+        int length = Extensions.AppendCrc(datagram, TouHeader.Size + payload.Length);
+        bool intact = Extensions.VerifyCrc(datagram.AsSpan(0, length), payload.Length);
         datagram[(int)((uint)position % (uint)length)] ^= delta;
-        return intact && !Extensions.VerifyChecksum(datagram.AsSpan(0, length), payload.Length);
+        return intact && !Extensions.VerifyCrc(datagram.AsSpan(0, length), payload.Length);
     }
 
     [Fact]
