@@ -4,6 +4,7 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Tou.Protocol;
 using Tou.Transport;
 
 namespace Tou.Kestrel;
@@ -14,17 +15,15 @@ namespace Tou.Kestrel;
 /// </summary>
 internal sealed class TouConnectionContext : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionLifetimeFeature,
-    IConnectionEndPointFeature, IMemoryPoolFeature
+    IConnectionEndPointFeature, IMemoryPoolFeature, ITouConnectionFeature
 {
     private readonly TouSocketConnection _connection;
-    private readonly Func<ValueTask>? _onDisposed;
     private IDictionary<object, object?>? _items;
     private int _disposed;
 
-    public TouConnectionContext(TouSocketConnection connection, MemoryPool<byte> memoryPool, Func<ValueTask>? onDisposed = null)
+    public TouConnectionContext(TouSocketConnection connection, MemoryPool<byte> memoryPool)
     {
         _connection = connection;
-        _onDisposed = onDisposed;
         MemoryPool = memoryPool;
         ConnectionId = "tou-" + connection.Id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
         Transport = connection.Transport;
@@ -38,6 +37,7 @@ internal sealed class TouConnectionContext : ConnectionContext,
         features.Set<IConnectionLifetimeFeature>(this);
         features.Set<IConnectionEndPointFeature>(this);
         features.Set<IMemoryPoolFeature>(this);
+        features.Set<ITouConnectionFeature>(this);
         features.Set(connection);
         Features = features;
     }
@@ -65,21 +65,13 @@ internal sealed class TouConnectionContext : ConnectionContext,
     /// <summary>The underlying TOU connection (also available as a feature).</summary>
     public TouSocketConnection Connection => _connection;
 
+    public TouNegotiation Negotiation => _connection.Negotiation;
+
     public override void Abort(ConnectionAbortedException abortReason) => _connection.Abort(abortReason);
 
     public override void Abort() => _connection.Abort(new ConnectionAbortedException("The connection was aborted by the application."));
 
-    public override async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _connection.DisposeAsync().ConfigureAwait(false);
-        if (_onDisposed is not null)
-        {
-            await _onDisposed().ConfigureAwait(false);
-        }
-    }
+    /// <summary>Closes like a TCP socket's close and returns at once (see <see cref="TouSocketConnection.DisposeAsync"/>).</summary>
+    public override ValueTask DisposeAsync() =>
+        Interlocked.Exchange(ref _disposed, 1) == 0 ? _connection.DisposeAsync() : ValueTask.CompletedTask;
 }

@@ -13,12 +13,14 @@ namespace Tou.Kestrel;
 /// Opens client connections over TOU: what Bedrock's <c>ClientBuilder.UseConnectionFactory(...)</c>, SignalR's
 /// <c>HubConnectionBuilder</c> and the HttpClient helper need. Accepts <see cref="IPEndPoint"/>,
 /// <see cref="DnsEndPoint"/> and <see cref="TouEndPoint"/>. Each connection gets its own UDP socket, released
-/// once the connection is disposed and its close has finished.
+/// once the connection is disposed (or, if the application forgot it, finalized) and its close has finished;
+/// <see cref="DrainAsync"/> waits for that before a process exits.
 /// </summary>
 public sealed class TouConnectionFactory : IConnectionFactory
 {
     private readonly TouTransportOptions _options;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly SocketCloseTracker _sockets = new();
 
     public TouConnectionFactory()
         : this(Options.Create(new TouTransportOptions()))
@@ -78,31 +80,22 @@ public sealed class TouConnectionFactory : IConnectionFactory
         throw last!;
     }
 
+    /// <summary>
+    /// For a process about to exit: waits until the connections this factory opened and the application disposed
+    /// have had all their data and FIN acknowledged (or gave up), then closes their sockets; connections still held
+    /// are aborted (see <see cref="TouSocketEndpoint.DrainAsync"/>). Without it, data written just before a dispose
+    /// may be lost with the process. A host that registered the factory with <c>AddTouConnectionFactory</c> does
+    /// this when it stops.
+    /// </summary>
+    public Task DrainAsync(CancellationToken cancellationToken = default) => _sockets.DrainAsync(cancellationToken);
+
+    /// <summary>Sockets of connections this factory opened that are not closed yet.</summary>
+    public int OpenSockets => _sockets.OpenCount;
+
     private async ValueTask<ConnectionContext> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken)
     {
-        var local = new IPEndPoint(remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        var socketEndpoint = TouSocketEndpoint.Bind(local, _options, _loggerFactory);
-        try
-        {
-            var connection = await socketEndpoint.ConnectAsync(remote, cancellationToken).ConfigureAwait(false);
-            return new TouConnectionContext(connection, _options.MemoryPool ?? MemoryPool<byte>.Shared, () => ReleaseWhenClosedAsync(connection, socketEndpoint));
-        }
-        catch
-        {
-            await socketEndpoint.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>The socket outlives the application's dispose until the FIN exchange ends (or the orphan timeout aborts it).</summary>
-    private static ValueTask ReleaseWhenClosedAsync(TouSocketConnection connection, TouSocketEndpoint endpoint)
-    {
-        if (connection.Closed.IsCancellationRequested)
-        {
-            return endpoint.DisposeAsync();
-        }
-
-        connection.Closed.UnsafeRegister(static s => _ = ((TouSocketEndpoint)s!).DisposeAsync().AsTask(), endpoint);
-        return ValueTask.CompletedTask;
+        var connection = await TouSocketConnection.ConnectAsync(remote, _options, _loggerFactory, cancellationToken).ConfigureAwait(false);
+        _sockets.Track(connection.Endpoint);
+        return new TouConnectionContext(connection, _options.MemoryPool ?? MemoryPool<byte>.Shared);
     }
 }

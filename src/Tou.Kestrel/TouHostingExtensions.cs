@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Tou.Transport;
 
 namespace Tou.Kestrel;
@@ -30,6 +31,7 @@ public static class TouHostingExtensions
         // Keep TCP working even if this runs before UseKestrel (whose TryAdd would otherwise see us and skip sockets).
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConnectionListenerFactory, SocketTransportFactory>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConnectionListenerFactory, TouTransportFactory>());
+        services.AddHostedService<TouDrainService>();
         var options = services.AddOptions<TouTransportOptions>();
         if (configure is not null)
         {
@@ -55,6 +57,7 @@ public static class TouHostingExtensions
         }
 
         services.TryAddSingleton<TouConnectionFactory>();
+        services.AddHostedService<TouDrainService>();
         services.TryAddSingleton<IConnectionFactory>(sp => sp.GetRequiredService<TouConnectionFactory>());
         return services;
     }

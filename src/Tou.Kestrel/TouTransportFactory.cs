@@ -17,6 +17,7 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
 {
     private readonly TouTransportOptions _options;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly SocketCloseTracker _sockets = new();
 
     public TouTransportFactory(IOptions<TouTransportOptions> options, ILoggerFactory? loggerFactory = null)
     {
@@ -26,6 +27,17 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
     }
 
     public bool CanBind(EndPoint endpoint) => endpoint is TouEndPoint;
+
+    /// <summary>
+    /// For a host about to exit: closes every listener this factory bound once the connections the application
+    /// closed have had all their data and FIN acknowledged (or gave up after <c>TouOptions.LingerTimeout</c>
+    /// without progress); see <see cref="TouSocketEndpoint.DrainAsync"/>. <c>UseTou</c> makes a stopping host do
+    /// this after Kestrel has stopped, within the host's shutdown timeout.
+    /// </summary>
+    public Task DrainAsync(CancellationToken cancellationToken = default) => _sockets.DrainAsync(cancellationToken);
+
+    /// <summary>Listener sockets bound by this factory and not closed yet.</summary>
+    public int OpenSockets => _sockets.OpenCount;
 
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
@@ -37,6 +49,7 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
         try
         {
             var socketEndpoint = TouSocketEndpoint.Bind(tou.IPEndPoint, _options, _loggerFactory, listen: true);
+            _sockets.Track(socketEndpoint);
             return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(socketEndpoint, _options.MemoryPool ?? MemoryPool<byte>.Shared));
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
@@ -72,5 +85,6 @@ internal sealed class TouConnectionListener : IConnectionListener
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Returns at once; connections Kestrel has closed finish delivering in the background (see <see cref="TouTransportFactory.DrainAsync"/>).</summary>
     public ValueTask DisposeAsync() => _endpoint.DisposeAsync();
 }

@@ -6,6 +6,7 @@ namespace Tou.Protocol;
 public sealed partial class TouConnection
 {
     private bool _synAckPending;
+    private bool _secondRstSent;
     private bool _handshakeAckPending;
     private int _rtoRetransmits;
     private long _synSentUs;
@@ -165,10 +166,27 @@ public sealed partial class TouConnection
 
     private int BuildRst(Span<byte> buffer)
     {
-        _rstPending = false;
+        // An RST carries the next sequence number, after our FIN if we sent one. While that FIN is unacknowledged we
+        // cannot know whether the peer got it, so without a tag (which makes any in-window RST acceptable) a second
+        // RST goes out at the FIN's own number: one of the two sits exactly where the peer expects.
+        long offset = SendLimit;
+        if (_finSent && !_finAcked && !_agreed.Integrity && !_secondRstSent)
+        {
+            _secondRstSent = true;
+            offset = _sndNxt;
+        }
+        else
+        {
+            _rstPending = false;
+        }
+
         Stats.ResetsSent++;
-        // After our FIN the next sequence number is the one after it: the peer expects exactly that.
-        int length = WriteHeader(buffer, TouFlags.Rst | TouFlags.Ack, _phase == Phase.SynSent ? _iss : SendSeq(SendLimit), AckField, 0, 0);
+        int length = WriteHeader(buffer, TouFlags.Rst | TouFlags.Ack, _phase == Phase.SynSent ? _iss : SendSeq(offset), AckField, 0, 0);
+        if (_rstPending)
+        {
+            return length;
+        }
+
         if (CloseReason != TouCloseReason.None && _phase != Phase.TimeWait)
         {
             Release();

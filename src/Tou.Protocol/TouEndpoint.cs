@@ -87,20 +87,25 @@ public sealed class TouEndpoint : IDisposable
     }
 
     /// <summary>True when no connection is open any more (lingering ones included); closed ones may still re-acknowledge a late FIN.</summary>
-    public bool IsDrained
-    {
-        get
-        {
-            foreach (var connection in _connections.Values)
-            {
-                if (connection.CloseReason == TouCloseReason.None)
-                {
-                    return false;
-                }
-            }
+    public bool IsDrained => AllConnections(static c => c.CloseReason != TouCloseReason.None);
 
-            return true;
+    /// <summary>
+    /// True when nothing written here is undelivered: every open connection has had all its data and its FIN
+    /// acknowledged and at most waits for the peer's FIN. A host that must exit can stop here and lose nothing.
+    /// </summary>
+    public bool IsDelivered => AllConnections(static c => c.CloseReason != TouCloseReason.None || c.IsWriteCompleted);
+
+    private bool AllConnections(Func<TouConnection, bool> predicate)
+    {
+        foreach (var connection in _connections.Values)
+        {
+            if (!predicate(connection))
+            {
+                return false;
+            }
         }
+
+        return true;
     }
 
     /// <summary>The connection with <paramref name="remote"/>, or null.</summary>

@@ -15,7 +15,7 @@ public static class TouMetrics
 
     /// <summary>What endpoints refused, dropped or answered statelessly, by kind (see docs/security.md).</summary>
     private static readonly string[] EventKinds =
-        ["refused", "syn_cookie_sent", "syn_cookie_accepted", "malformed", "unknown_connection", "checksum_failed", "reset_sent", "control_suppressed"];
+        ["refused", "syn_cookie_sent", "syn_cookie_accepted", "malformed", "unknown_connection", "integrity_failed", "reset_sent", "control_suppressed"];
 
     private static readonly Meter s_meter = new(MeterName, "1.0");
     private static readonly UpDownCounter<long> s_activeConnections = s_meter.CreateUpDownCounter<long>("tou.connections.active", "{connection}", "Open TOU connections.");
@@ -86,9 +86,10 @@ public static class TouMetrics
         s_openedConnections.Add(1, new KeyValuePair<string, object?>("direction", isClient ? "outbound" : "inbound"));
     }
 
-    internal static void ConnectionClosed(TouCloseReason reason)
+    /// <param name="wasOpen">The connection was counted as opened (a failed or cancelled connect never was).</param>
+    internal static void ConnectionClosed(TouCloseReason reason, bool wasOpen)
     {
-        if (reason is not TouCloseReason.Refused and not TouCloseReason.HandshakeTimeout)
+        if (wasOpen)
         {
             s_activeConnections.Add(-1);
         }
@@ -121,6 +122,7 @@ public static class TouMetrics
         TouCloseReason.HandshakeTimeout => "handshake_timeout",
         TouCloseReason.RetransmissionTimeout => "retransmission_timeout",
         TouCloseReason.IdleTimeout => "idle_timeout",
+        TouCloseReason.LingerTimeout => "linger_timeout",
         _ => "none",
     };
 }

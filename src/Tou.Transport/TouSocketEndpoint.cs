@@ -15,6 +15,11 @@ namespace Tou.Transport;
 /// the engine produced. The engine is single-owner; here the owner is whoever holds the endpoint's gate,
 /// held only for the engine call and the sends it produces.
 /// </summary>
+/// <remarks>
+/// Disposing the endpoint returns at once. Connections the application still holds are aborted; those it has
+/// disposed keep delivering their data and FIN (as a TCP kernel does after a process closed its sockets), and the
+/// socket stays open, accepting nothing, until they have finished. <see cref="Completion"/> tells when.
+/// </remarks>
 public sealed partial class TouSocketEndpoint : IAsyncDisposable
 {
     private readonly object _gate = new();
@@ -25,7 +30,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private readonly Timer _timer;
     private readonly Channel<TouSocketConnection> _accepted = Channel.CreateUnbounded<TouSocketConnection>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly CancellationTokenSource _shutdown = new();
-    private readonly List<(TouSocketConnection Connection, long DeadlineUs)> _orphans = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _receiveLoop;
     private const int SolUdp = 17;          // IPPROTO_UDP
     private const int UdpSegment = 103;     // UDP_SEGMENT (Linux GSO)
@@ -37,7 +42,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private readonly bool _groEnabled;
     private int _gsoSegment;
     private long _timerDueUs = TouTime.Never;
-    private bool _disposed;
+    private bool _draining;    // DisposeAsync was called: accept nothing, close the socket once no connection is open
+    private bool _closeWhenDelivered; // DrainAsync was called: close as soon as nothing written is unacknowledged
+    private bool _disposed;    // the socket is closed (or closing) and the engine gone
 
     private TouSocketEndpoint(Socket socket, TouTransportOptions options, ILoggerFactory loggerFactory, bool listen)
     {
@@ -80,6 +87,13 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     /// <summary>The address and port the socket is bound to (the port is the real one when 0 was asked).</summary>
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>
+    /// Completes once the endpoint has closed its socket: after <see cref="DisposeAsync"/>, when the connections the
+    /// application had closed have finished delivering (or given up). A host that exits after disposing its
+    /// listeners awaits this so that their last bytes are not lost with the process.
+    /// </summary>
+    public Task Completion => _completion.Task;
 
     /// <summary>Whether incoming connections are accepted.</summary>
     public bool IsListening
@@ -168,10 +182,31 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// Opens a connection to <paramref name="remote"/> and completes when the handshake has.
     /// </summary>
     /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout.</exception>
-    public async Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
+    /// <exception cref="ArgumentException"><paramref name="remote"/> cannot be connected to (any, broadcast or multicast address, port 0).</exception>
+    public Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default) =>
+        ConnectAsync(remote, ownsEndpoint: false, cancellationToken);
+
+    /// <summary>Throws when <paramref name="remote"/> is no address a connection can go to, instead of letting the handshake time out.</summary>
+    internal static void ValidateRemote(IPEndPoint remote)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        var address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        string? problem =
+            remote.Port == 0 ? "port 0 is not a port a peer can listen on" :
+            address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any) ? "an 'any' address names no host" :
+            address.Equals(IPAddress.Broadcast) ? "a broadcast address names no single host" :
+            address.IsIPv6Multicast || (address.AddressFamily == AddressFamily.InterNetwork && (address.GetAddressBytes()[0] & 0xF0) == 0xE0) ? "a multicast address names no single host" :
+            null;
+        if (problem is not null)
+        {
+            throw new ArgumentException($"Cannot open a TOU connection to {remote}: {problem}.", nameof(remote));
+        }
+    }
+
+    internal async Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, bool ownsEndpoint, CancellationToken cancellationToken)
+    {
+        ValidateRemote(remote);
+        ObjectDisposedException.ThrowIf(_draining, this);
         if (_socket.AddressFamily == AddressFamily.InterNetworkV6 && remote.AddressFamily == AddressFamily.InterNetwork)
         {
             remote = new IPEndPoint(remote.Address.MapToIPv6(), remote.Port);
@@ -181,30 +216,29 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             throw new ArgumentException($"Cannot reach the IPv6 address {remote} from a socket bound to IPv4 {LocalEndPoint}.", nameof(remote));
         }
 
-        TouSocketConnection connection;
+        TouConnectionCore core;
         lock (_gate)
         {
             long now = Now();
             var engineConnection = _engine.Connect(now, remote.Serialize());
-            connection = new TouSocketConnection(this, engineConnection, LocalEndPoint, remote);
-            engineConnection.Context = connection;
+            core = new TouConnectionCore(this, engineConnection, LocalEndPoint, remote, ownsEndpoint);
             AfterEngineWork(now);
         }
 
-        using (cancellationToken.UnsafeRegister(static s => ((TouSocketConnection)s!).Abort(null), connection))
+        using (cancellationToken.UnsafeRegister(static s => ((TouConnectionCore)s!).Abort(null), core))
         {
             try
             {
-                await connection.ConnectedTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await core.ConnectedTask.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                connection.Abort(null);
+                core.Abort(null);
                 throw;
             }
         }
 
-        return connection;
+        return new TouSocketConnection(core);
     }
 
     /// <summary>Runs <paramref name="action"/> on the engine under the gate, then sends and dispatches what it produced.</summary>
@@ -233,15 +267,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             }
 
             return result;
-        }
-    }
-
-    internal void AddOrphan(TouSocketConnection connection)
-    {
-        lock (_gate)
-        {
-            _orphans.Add((connection, Now() + TouTime.FromTimeSpan(Options.OrphanTimeout)));
-            RescheduleTimer(Now());
         }
     }
 
@@ -338,20 +363,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             _timerDueUs = TouTime.Never;
             long now = Now();
             _engine.HandleTimeouts(now);
-            for (int i = _orphans.Count - 1; i >= 0; i--)
-            {
-                var (connection, deadline) = _orphans[i];
-                if (connection.IsClosed)
-                {
-                    _orphans.RemoveAt(i);
-                }
-                else if (now >= deadline)
-                {
-                    _orphans.RemoveAt(i);
-                    connection.AbortLocked();
-                }
-            }
-
             AfterEngineWork(now);
         }
     }
@@ -363,25 +374,34 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         while (_engine.Accept() is { } accepted)
         {
             var remote = (IPEndPoint)LocalEndPoint.Create(accepted.RemoteAddress);
-            var connection = new TouSocketConnection(this, accepted, LocalEndPoint, remote);
-            accepted.Context = connection;
+            var connection = new TouSocketConnection(new TouConnectionCore(this, accepted, LocalEndPoint, remote, ownsEndpoint: false));
             if (!_accepted.Writer.TryWrite(connection))
             {
                 accepted.Abort(); // not listening any more
+                GC.SuppressFinalize(connection);
             }
         }
 
+        DispatchEvents();
+        Flush(now); // event handlers may have consumed data and opened the window
+        RescheduleTimer(now);
+        if (_draining && !_disposed && (_closeWhenDelivered ? _engine.IsDelivered : _engine.IsDrained))
+        {
+            _disposed = true; // the last lingering connection finished: close the socket (off this thread, which may be the receive loop)
+            _ = Task.Run(CloseSocketAsync);
+        }
+    }
+
+    private void DispatchEvents()
+    {
         while (_engine.PollEvents() is { } changed)
         {
             var events = changed.TakeEvents();
-            if (changed.Context is TouSocketConnection connection)
+            if (changed.Context is TouConnectionCore connection)
             {
                 connection.OnEvents(events);
             }
         }
-
-        Flush(now); // event handlers may have consumed data and opened the window
-        RescheduleTimer(now);
     }
 
     private void Flush(long now)
@@ -485,10 +505,28 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         catch (SocketException ex)
         {
             Log.SendFailed(_logger, ex.SocketErrorCode);
+            FailConnectOnSendError(destination, ex);
         }
         catch (ObjectDisposedException)
         {
         }
+    }
+
+    /// <summary>
+    /// A handshake whose SYN cannot even leave (unreachable network, a broadcast address, ...) fails at once
+    /// with the socket's error rather than after the handshake timeout. Other send errors are transient to a
+    /// datagram transport: the loss is repaired like any other.
+    /// </summary>
+    private void FailConnectOnSendError(SocketAddress destination, SocketException error)
+    {
+        if (error.SocketErrorCode is SocketError.WouldBlock or SocketError.NoBufferSpaceAvailable or SocketError.Interrupted
+            || _engine.FindConnection(destination) is not { IsClient: true, State: TouConnectionState.Connecting } connection
+            || connection.Context is not TouConnectionCore core)
+        {
+            return;
+        }
+
+        core.AbortLocked(error);
     }
 
     private static bool TryEnableGro(Socket socket)
@@ -525,10 +563,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private void RescheduleTimer(long now)
     {
         long due = _engine.NextDeadline;
-        foreach (var (_, deadline) in _orphans)
-        {
-            due = Math.Min(due, deadline);
-        }
 
         // A later deadline leaves the earlier timer in place: it fires, finds nothing due and re-arms.
         if (due == TouTime.Never || due >= _timerDueUs)
@@ -541,19 +575,64 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         _timer.Change(delayMs, Timeout.Infinite);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops accepting, aborts the connections the application still holds, and returns at once. Connections the
+    /// application has disposed go on until they are done, then the socket closes (<see cref="Completion"/>).
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        bool drained;
+        lock (_gate)
+        {
+            if (_draining)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            _draining = true;
+            _engine.Shutdown();
+            AfterEngineWork(Now()); // the RSTs of the aborted ones, their Closed events; closes the socket if nothing lingers
+            drained = _disposed;
+        }
+
+        _accepted.Writer.TryComplete();
+        return drained ? new ValueTask(_completion.Task) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// For a host about to exit: disposes the endpoint, waits until the connections the application closed have had
+    /// all their data and FIN acknowledged (or gave up), then closes the socket at once, resetting connections that
+    /// only wait for their peer's FIN (TCP would keep those in FIN-WAIT-2 after the process left; TOU's state dies
+    /// with the process, so the peer is told). Cancelling stops the wait, not the lingering.
+    /// </summary>
+    public async Task DrainAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            if (_disposed)
-            {
-                return;
-            }
+            _closeWhenDelivered = true;
+        }
 
-            _disposed = true;
-            _engine.IsListening = false;
+        await DisposeAsync().ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                AfterEngineWork(Now()); // may already be delivered
+            }
+        }
+
+        await _completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes the socket, the loop and the timer. Runs once, after the gate has set <see cref="_disposed"/>.</summary>
+    private async Task CloseSocketAsync()
+    {
+        lock (_gate)
+        {
+            // Anything still open (handshakes, or connections given up) ends now, with its Closed event.
             _engine.AbortAll();
-            Flush(Now()); // the RSTs of whatever was still open
+            Flush(Now());
+            DispatchEvents();
             TouMetrics.Retire(this, _engine.Stats);
             _engine.Dispose();
         }
@@ -573,6 +652,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         _shutdown.Dispose();
         Interlocked.Decrement(ref s_openEndpoints);
         TouMetrics.EndpointClosed();
+        _completion.TrySetResult();
     }
 
     private static partial class Log

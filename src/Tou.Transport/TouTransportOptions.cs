@@ -29,10 +29,6 @@ public sealed class TouTransportOptions
     /// <summary>Unsent bytes the application may have written before its FlushAsync waits.</summary>
     public long OutputPauseThreshold { get; set; } = 1024 * 1024;
 
-    /// <summary>After the application disposed a connection, how long its FIN exchange may take before the
-    /// connection is aborted (like Linux's tcp_fin_timeout).</summary>
-    public TimeSpan OrphanTimeout { get; set; } = TimeSpan.FromSeconds(10);
-
     /// <summary>Creates the exception an application sees when a connection ends abnormally; the Kestrel glue
     /// plugs in ConnectionResetException and ConnectionAbortedException.</summary>
     public Func<TouCloseReason, string, Exception> ExceptionFactory { get; set; } =
@@ -50,11 +46,6 @@ public sealed class TouTransportOptions
         if (InputPauseThreshold < 1 || OutputPauseThreshold < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(InputPauseThreshold), "TouTransportOptions pause thresholds must be positive.");
-        }
-
-        if (OrphanTimeout < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(OrphanTimeout), "TouTransportOptions.OrphanTimeout must not be negative.");
         }
     }
 }

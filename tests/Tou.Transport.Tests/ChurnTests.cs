@@ -21,8 +21,7 @@ public class ChurnTests
         {
             SocketReceiveBufferSize = 0,
             SocketSendBufferSize = 0,
-            OrphanTimeout = TimeSpan.FromSeconds(2),
-            Protocol = new TouOptions { IdleTimeout = TimeSpan.FromSeconds(2), KeepAliveInterval = TimeSpan.FromMilliseconds(500) },
+            Protocol = new TouOptions { IdleTimeout = TimeSpan.FromSeconds(2), KeepAliveInterval = TimeSpan.FromMilliseconds(500), LingerTimeout = TimeSpan.FromSeconds(2) },
         };
         var weak = new List<WeakReference>();
         await RunCyclesAsync(options, 2000, weak);
@@ -38,8 +37,9 @@ public class ChurnTests
     [MethodImpl(MethodImplOptions.NoInlining)] // keep every strong reference inside this frame
     private static async Task RunCyclesAsync(TouTransportOptions options, int cycles, List<WeakReference> weak)
     {
-        await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
+        var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
         var serverClosed = new List<Task>();
+        var socketsClosed = new List<Task> { server.Completion }; // disposed endpoints close once their lingering connections end
         var serving = Task.Run(async () =>
         {
             while (await server.AcceptAsync() is { } connection)
@@ -110,6 +110,10 @@ public class ChurnTests
                 }
 
                 await endpoint.DisposeAsync();
+                lock (socketsClosed)
+                {
+                    socketsClosed.Add(endpoint.Completion);
+                }
             }
             finally
             {
@@ -129,6 +133,8 @@ public class ChurnTests
         Assert.True(all.Length > cycles / 2 && all.Length <= cycles, $"{all.Length} accepted of {cycles}"); // an abort can beat the handshake's last ACK
         server.StopListening();
         await serving.WaitAsync(Timeout);
+        await server.DisposeAsync();
+        await Task.WhenAll(socketsClosed).WaitAsync(TimeSpan.FromMinutes(1));
     }
 
     private static Task WaitClosedAsync(TouSocketConnection connection)

@@ -1,0 +1,325 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using Tou.Protocol;
+
+namespace Tou.Transport;
+
+/// <summary>
+/// The working part of a <see cref="TouSocketConnection"/>: the pipes, the two pumps that move bytes between
+/// them and the engine, and the engine's events. The endpoint, the engine (through its Context) and the pumps
+/// reference this, never the application's handle, so a handle the application forgets can be finalized and the
+/// connection released, as a forgotten <see cref="System.Net.Sockets.Socket"/> is.
+/// </summary>
+internal sealed class TouConnectionCore
+{
+    private const int MaxCopyPerFlush = 64 * 1024;
+
+    private readonly TouSocketEndpoint _endpoint;
+    private readonly TouConnection _engine;
+    private readonly bool _ownsEndpoint;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly AsyncSignal _readable = new();
+    private readonly AsyncSignal _writable = new();
+    private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _closed = new();
+    private int _pumpsStarted;
+    private int _closedByApplication;
+    private bool _isClosed;
+    private Exception? _abortReason;
+
+    public TouConnectionCore(TouSocketEndpoint endpoint, TouConnection engine, IPEndPoint local, IPEndPoint remote, bool ownsEndpoint)
+    {
+        _endpoint = endpoint;
+        _engine = engine;
+        _ownsEndpoint = ownsEndpoint;
+        LocalEndPoint = local;
+        RemoteEndPoint = remote;
+        var options = endpoint.Options;
+        var pool = options.MemoryPool ?? MemoryPool<byte>.Shared;
+        _input = new Pipe(new PipeOptions(pool, pauseWriterThreshold: options.InputPauseThreshold, resumeWriterThreshold: options.InputPauseThreshold / 2, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, pauseWriterThreshold: options.OutputPauseThreshold, resumeWriterThreshold: options.OutputPauseThreshold / 2, useSynchronizationContext: false));
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        engine.Context = this;
+        if (engine.State == TouConnectionState.Established)
+        {
+            OnConnected(); // accepted: the handshake is done already
+        }
+    }
+
+    public IDuplexPipe Transport { get; }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public IPEndPoint RemoteEndPoint { get; }
+
+    public TouConnection Engine => _engine;
+
+    public TouSocketEndpoint Endpoint => _endpoint;
+
+    public CancellationToken Closed => _closed.Token;
+
+    public Task ConnectedTask => _connected.Task;
+
+    /// <summary>Aborts with RST; pending reads and writes fail with <paramref name="reason"/> or a connection-aborted error.</summary>
+    public void Abort(Exception? reason) => _endpoint.Run((this, reason), static s => s.Item1.AbortLocked(s.reason));
+
+    /// <summary>Caller holds the endpoint's gate.</summary>
+    public void AbortLocked(Exception? reason)
+    {
+        _abortReason ??= reason;
+        _engine.Abort();
+    }
+
+    /// <summary>
+    /// The application is done (its handle was disposed or forgotten). Returns at once: the engine delivers what
+    /// was written and lingers in the background (<see cref="TouConnection.Close"/>); a connection that never
+    /// connected is aborted. An endpoint the connection owns is disposed too, which closes its socket once the
+    /// lingering is over.
+    /// </summary>
+    public ValueTask CloseByApplicationAsync()
+    {
+        if (Interlocked.Exchange(ref _closedByApplication, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        _endpoint.Run(this, static c =>
+        {
+            if (Volatile.Read(ref c._pumpsStarted) == 0)
+            {
+                c._engine.Abort();
+            }
+            else if (c._engine.CloseReason == TouCloseReason.None)
+            {
+                c._engine.Close(TouSocketEndpoint.Now());
+            }
+        });
+
+        // The send pump hands over what is still in the output pipe, then the FIN; nobody reads the input any more.
+        _output.Writer.Complete();
+        _input.Reader.Complete();
+        return _ownsEndpoint ? _endpoint.DisposeAsync() : ValueTask.CompletedTask;
+    }
+
+    /// <summary>The application's handle was finalized without being disposed.</summary>
+    public void ReleaseForgotten() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static c => _ = c.CloseByApplicationAsync().AsTask(), this, preferLocal: false);
+
+    /// <summary>Engine events for this connection; called under the endpoint's gate.</summary>
+    public void OnEvents(TouConnectionEvents events)
+    {
+        if ((events & TouConnectionEvents.Connected) != 0)
+        {
+            OnConnected();
+        }
+
+        if ((events & (TouConnectionEvents.Readable | TouConnectionEvents.ReceiveCompleted | TouConnectionEvents.Closed)) != 0)
+        {
+            _readable.Set();
+        }
+
+        if ((events & (TouConnectionEvents.Writable | TouConnectionEvents.Closed)) != 0)
+        {
+            _writable.Set();
+        }
+
+        if ((events & TouConnectionEvents.Closed) != 0 && !_isClosed)
+        {
+            _isClosed = true;
+            var reason = _engine.CloseReason;
+            _connected.TrySetException(CreateException(reason));
+            TouMetrics.ConnectionClosed(reason, wasOpen: Volatile.Read(ref _pumpsStarted) != 0);
+
+            // Cancellation callbacks run synchronously; keep them off the endpoint's lock.
+            ThreadPool.UnsafeQueueUserWorkItem(static c => c._closed.Cancel(), this, preferLocal: false);
+        }
+    }
+
+    private void OnConnected()
+    {
+        if (Interlocked.Exchange(ref _pumpsStarted, 1) != 0)
+        {
+            return;
+        }
+
+        TouMetrics.ConnectionOpened(_engine.IsClient);
+        _ = Task.Run(ReceivePumpAsync);
+        _ = Task.Run(SendPumpAsync);
+        _connected.TrySetResult();
+    }
+
+    private Exception CreateException(TouCloseReason reason)
+    {
+        if (reason == TouCloseReason.Aborted && _abortReason is not null)
+        {
+            return _abortReason;
+        }
+
+        var protocol = _endpoint.Options.Protocol;
+        string message = reason switch
+        {
+            TouCloseReason.ResetByPeer => $"The TOU connection to {RemoteEndPoint} was reset by the peer.",
+            TouCloseReason.Aborted => $"The TOU connection to {RemoteEndPoint} was aborted.",
+            TouCloseReason.Refused => $"The TOU connection to {RemoteEndPoint} was refused.",
+            TouCloseReason.HandshakeTimeout => $"No TOU handshake with {RemoteEndPoint} within {protocol.HandshakeTimeout.TotalSeconds:0.#} s.",
+            TouCloseReason.RetransmissionTimeout => $"The TOU connection to {RemoteEndPoint} stopped making progress: data went unacknowledged through {protocol.MaxRetransmissions} retransmission timeouts.",
+            TouCloseReason.IdleTimeout => $"Nothing was heard from {RemoteEndPoint} for {protocol.IdleTimeout.TotalSeconds:0.#} s; the TOU connection timed out.",
+            TouCloseReason.LingerTimeout => $"The TOU connection to {RemoteEndPoint} was closed by the application and its data went unacknowledged for {protocol.LingerTimeout.TotalSeconds:0.#} s; it was reset.",
+            _ => $"The TOU connection to {RemoteEndPoint} ended ({reason}).",
+        };
+        return _endpoint.Options.ExceptionFactory(reason, message);
+    }
+
+    /// <summary>Moves received bytes from the engine into the input pipe; waiting on the pipe is the backpressure.</summary>
+    private async Task ReceivePumpAsync()
+    {
+        var writer = _input.Writer;
+        bool discard = false;
+        try
+        {
+            while (true)
+            {
+                await _readable.WaitAsync().ConfigureAwait(false);
+                while (true)
+                {
+                    var (copied, readCompleted, reason) = _endpoint.Run((this, discard), static s => s.Item1.CopyReceived(s.discard));
+                    if (copied > 0 && !discard)
+                    {
+                        var flush = await writer.FlushAsync().ConfigureAwait(false);
+                        if (flush.IsCompleted)
+                        {
+                            discard = true; // the application stopped reading but keeps the connection; keep the peer flowing
+                        }
+                    }
+
+                    if (readCompleted)
+                    {
+                        await writer.CompleteAsync().ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (reason is not TouCloseReason.None and not TouCloseReason.Graceful)
+                    {
+                        await writer.CompleteAsync(CreateException(reason)).ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (copied == 0)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            await writer.CompleteAsync(ex).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Caller holds the gate.</summary>
+    private (int Copied, bool ReadCompleted, TouCloseReason Reason) CopyReceived(bool discard)
+    {
+        int copied = 0;
+        var writer = _input.Writer;
+        while (copied < MaxCopyPerFlush && !_engine.IsClosedByApplication)
+        {
+            var source = _engine.PeekReadable(MaxCopyPerFlush - copied);
+            if (source.IsEmpty)
+            {
+                break;
+            }
+
+            int n = source.Length;
+            if (!discard)
+            {
+                var destination = writer.GetSpan(source.Length);
+                n = Math.Min(n, destination.Length);
+                source[..n].CopyTo(destination);
+                writer.Advance(n);
+            }
+
+            _engine.Consume(n);
+            copied += n;
+        }
+
+        return (copied, _engine.IsReadCompleted || _engine.IsClosedByApplication, _engine.CloseReason);
+    }
+
+    /// <summary>Moves the application's writes into the engine as its send buffer allows, then the FIN.</summary>
+    private async Task SendPumpAsync()
+    {
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var (accepted, reason) = buffer.IsEmpty
+                    ? (0, _endpoint.Run(_engine, static e => e.CloseReason))
+                    : _endpoint.Run((_engine, buffer), static s => WriteToEngine(s._engine, s.buffer));
+                if (reason != TouCloseReason.None)
+                {
+                    // Nothing more can be sent; the application's next flush sees the pipe completed.
+                    await reader.CompleteAsync(reason == TouCloseReason.Graceful ? null : CreateException(reason)).ConfigureAwait(false);
+                    return;
+                }
+
+                reader.AdvanceTo(buffer.GetPosition(accepted));
+                if (accepted < buffer.Length)
+                {
+                    await _writable.WaitAsync().ConfigureAwait(false); // the engine's send buffer is full
+                    continue;
+                }
+
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    _endpoint.Run(_engine, static e =>
+                    {
+                        if (e.State != TouConnectionState.Closed)
+                        {
+                            e.CloseSend();
+                        }
+                    });
+                    await reader.CompleteAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            await reader.CompleteAsync(ex).ConfigureAwait(false);
+        }
+    }
+
+    private static (long Accepted, TouCloseReason Reason) WriteToEngine(TouConnection engine, ReadOnlySequence<byte> buffer)
+    {
+        if (engine.CloseReason != TouCloseReason.None || engine.WritableBytes == 0)
+        {
+            return (0, engine.CloseReason);
+        }
+
+        long accepted = 0;
+        foreach (var segment in buffer)
+        {
+            int n = engine.Write(segment.Span);
+            accepted += n;
+            if (n < segment.Length)
+            {
+                break;
+            }
+        }
+
+        return (accepted, TouCloseReason.None);
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}
