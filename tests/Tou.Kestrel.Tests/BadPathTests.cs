@@ -13,7 +13,7 @@ public class BadPathTests
     [InlineData(0.05, 20, 0.02, 0.01, 1_000_000)]
     public async Task Large_uploads_and_downloads_survive_loss_delay_reordering_and_duplication(double loss, int rttMs, double reorder, double duplicate, int size)
     {
-        await using var server = await TouTestServer.StartAsync(ParityApp.Map, configureTransport: t => t.Protocol.IdleTimeout = TimeSpan.FromMinutes(5));
+        var server = await TouTestServer.StartAsync(ParityApp.Map, configureTransport: t => t.Protocol.IdleTimeout = TimeSpan.FromMinutes(5));
         var path = new LinkProfile
         {
             Delay = TimeSpan.FromMilliseconds(rttMs / 2.0),
@@ -22,17 +22,26 @@ public class BadPathTests
             ReorderRate = reorder,
             DuplicateRate = duplicate,
         };
-        await using var relay = ImpairmentRelay.Start(new IPEndPoint(IPAddress.Loopback, 0), server.EndPoint.IPEndPoint, path, path, seed: 7);
-        using var client = TouHttp.CreateClient(new Uri($"http://{relay.LocalEndPoint}/"), server.ConnectionFactory);
-        client.Timeout = TimeSpan.FromMinutes(3);
+        var relay = ImpairmentRelay.Start(new IPEndPoint(IPAddress.Loopback, 0), server.EndPoint.IPEndPoint, path, path, seed: 7);
+        try
+        {
+            using var client = TouHttp.CreateClient(new Uri($"http://{relay.LocalEndPoint}/"), server.ConnectionFactory);
+            client.Timeout = TimeSpan.FromMinutes(3);
 
-        var upload = ParityApp.Bytes(21, size);
-        var response = await client.PostAsync("/upload", new ByteArrayContent(upload));
-        Assert.Equal($"{upload.Length}:{Convert.ToHexString(SHA256.HashData(upload))}", await response.Content.ReadAsStringAsync());
+            var upload = ParityApp.Bytes(21, size);
+            var response = await client.PostAsync("/upload", new ByteArrayContent(upload));
+            Assert.Equal($"{upload.Length}:{Convert.ToHexString(SHA256.HashData(upload))}", await response.Content.ReadAsStringAsync());
 
-        var download = await client.GetByteArrayAsync($"/download/{size}");
-        Assert.Equal(SHA256.HashData(ParityApp.Bytes(size, size)), SHA256.HashData(download));
+            var download = await client.GetByteArrayAsync($"/download/{size}");
+            Assert.Equal(SHA256.HashData(ParityApp.Bytes(size, size)), SHA256.HashData(download));
 
-        Assert.True(relay.ClientToServer.Lost + relay.ServerToClient.Lost > 0, "the path must actually have lost packets");
+            Assert.True(relay.ClientToServer.Lost + relay.ServerToClient.Lost > 0, "the path must actually have lost packets");
+        }
+        finally
+        {
+            // The path stays up while the server stops: its closing connections deliver their last packets through it.
+            await server.DisposeAsync();
+            await relay.DisposeAsync();
+        }
     }
 }
