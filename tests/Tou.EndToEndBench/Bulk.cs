@@ -19,10 +19,12 @@ internal static class Bulk
         return chunk;
     }
 
-    public static async Task<double> TouAsync(long bytes)
+    /// <param name="integrity">The keyed integrity trailer (on by default); off measures what it costs.</param>
+    public static async Task<double> TouAsync(long bytes, bool integrity = true)
     {
-        await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), listen: true);
-        await using var client = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var options = new TouTransportOptions { Protocol = new Tou.Protocol.TouOptions { EnableIntegrity = integrity } };
+        await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
+        await using var client = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options);
         var accept = server.AcceptAsync().AsTask();
         var sender = await client.ConnectAsync(server.LocalEndPoint);
         var receiver = (await accept)!;
