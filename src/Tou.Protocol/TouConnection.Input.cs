@@ -162,7 +162,8 @@ public sealed partial class TouConnection
     /// <summary>Handles one datagram from this connection's peer.</summary>
     internal void HandleDatagram(long nowUs, ReadOnlySpan<byte> datagram)
     {
-        if (_phase == Phase.Released)
+        // Released, or ended and only waiting to send its RST: nothing the peer says matters any more.
+        if (_phase == Phase.Released || (CloseReason != TouCloseReason.None && _phase != Phase.TimeWait))
         {
             return;
         }

@@ -98,6 +98,9 @@ internal sealed class TouConnectionCore
         });
 
         // The send pump hands over what is still in the output pipe, then the FIN; nobody reads the input any more.
+        // A read or flush still pending (another thread of the application, e.g. HttpClient's) returns now.
+        _input.Reader.CancelPendingRead();
+        _output.Writer.CancelPendingFlush();
         _output.Writer.Complete();
         _input.Reader.Complete();
         return _ownsEndpoint ? _endpoint.DisposeAsync() : ValueTask.CompletedTask;

@@ -1,0 +1,103 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Tou.Transport;
+
+namespace Tou.Kestrel.Tests;
+
+/// <summary>
+/// Connecting through <see cref="TouConnectionFactory"/>: a cancelled attempt leaves <c>tou.connections.active</c>
+/// where it was, and a destination nobody can answer from is refused at once.
+/// </summary>
+public class ConnectAccountingTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+
+    /// <summary>Marks this test's logical flow: sockets bound in it run their receive loops and timers in it, so
+    /// the meter callback can tell this test's measurements from those of tests running in parallel.</summary>
+    private static readonly AsyncLocal<object?> s_flow = new();
+
+    [Fact]
+    public async Task A_cancelled_connect_does_not_move_active_connections()
+    {
+        var flow = new object();
+        s_flow.Value = flow;
+        long active = 0;
+        using var meter = new MeterListener();
+        meter.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TouMetrics.MeterName && instrument.Name == "tou.connections.active")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        meter.SetMeasurementEventCallback<long>((_, value, _, _) =>
+        {
+            if (ReferenceEquals(s_flow.Value, flow))
+            {
+                Interlocked.Add(ref active, value);
+            }
+        });
+        meter.Start();
+
+        // A UDP port where nothing answers: it takes the SYN and says nothing.
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var synArrived = silent.ReceiveFromAsync(new byte[2048], new IPEndPoint(IPAddress.Any, 0));
+        var factory = new TouConnectionFactory();
+        using (var cancel = new CancellationTokenSource())
+        {
+            var connecting = factory.ConnectAsync(silent.LocalEndPoint!, cancel.Token).AsTask();
+            await synArrived.WaitAsync(Bound);
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting.WaitAsync(Bound));
+        }
+
+        Assert.Equal(0, Interlocked.Read(ref active)); // today: -1 (the abort counts a close of a connection never counted open)
+
+        // Control: the listener sees this flow's connections (client and server side) open and close.
+        var listener = await TouWire.BindListenerAsync();
+        try
+        {
+            var accepting = listener.AcceptAsync().AsTask();
+            var client = await factory.ConnectAsync(listener.EndPoint).AsTask().WaitAsync(Bound);
+            var server = await accepting.WaitAsync(Bound);
+            Assert.NotNull(server);
+            Assert.Equal(2, Interlocked.Read(ref active));
+
+            var closed = new[] { Closed(client), Closed(server) };
+            await client.DisposeAsync();
+            await server.DisposeAsync();
+            await Task.WhenAll(closed).WaitAsync(Bound);
+            Assert.Equal(0, Interlocked.Read(ref active));
+        }
+        finally
+        {
+            await listener.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0", 5000)]
+    [InlineData("255.255.255.255", 5000)]
+    [InlineData("127.0.0.1", 0)]
+    [InlineData("::", 5000)]
+    public async Task Connecting_to_an_address_nobody_can_answer_from_fails_at_once_naming_it(string address, int port)
+    {
+        var remote = new IPEndPoint(IPAddress.Parse(address), port);
+        var factory = new TouConnectionFactory();
+
+        // Today the attempt waits out the 10 s handshake timeout and fails with TouConnectionException.
+        // 3 s is a generous bound on "at once", not a measured figure.
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => factory.ConnectAsync(remote).AsTask().WaitAsync(TimeSpan.FromSeconds(3)));
+        Assert.Contains(remote.Address.ToString(), error.Message, StringComparison.Ordinal);
+    }
+
+    private static Task Closed(ConnectionContext connection)
+    {
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.ConnectionClosed.Register(() => closed.TrySetResult());
+        return closed.Task;
+    }
+}
