@@ -7,7 +7,7 @@ namespace Tou.Kestrel.Tests;
 /// <summary>Cancelling a send that the peer is not taking ends it promptly, and so does disposing after it.</summary>
 public class CancellationTests
 {
-    /// <summary>A generous bound on a signal, not a measured figure (today: 30 s for the POST, 25 s for the dispose).</summary>
+    /// <summary>A generous bound on a signal, not a measured figure (before the fix: 30 s for the POST, 25 s for the dispose).</summary>
     private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
@@ -40,11 +40,11 @@ public class CancellationTests
             await handlerStarted.Task.WaitAsync(Bound); // the request is under way; its body is stuck behind a closed window
             Assert.False(post.IsCompleted, "the 64 MB body cannot have gone through to a server that does not read it");
 
-            // Not awaited yet: today the handler's cancellation callback (which disposes the connection) blocks
+            // Not awaited yet: before the fix the handler's cancellation callback (which disposes the connection) blocks
             // the cancelling thread as long as the request itself.
             var cancelling = cancel.CancelAsync();
 
-            // Today: the cancelled request goes on until the server gives up on it (30 s and more).
+            // Before the fix: the cancelled request goes on until the server gives up on it (30 s and more).
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => post.WaitAsync(Prompt));
             await cancelling.WaitAsync(Prompt);
         }
@@ -82,7 +82,7 @@ public class CancellationTests
             await cancel.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write.WaitAsync(Bound));
 
-            // Today: DisposeAsync waits ~25 s for the send pump to drain into a window that never opens.
+            // Before the fix: DisposeAsync waits ~25 s for the send pump to drain into a window that never opens.
             await client.DisposeAsync().AsTask().WaitAsync(Prompt);
         }
         finally

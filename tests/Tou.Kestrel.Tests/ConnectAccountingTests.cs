@@ -54,7 +54,7 @@ public class ConnectAccountingTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting.WaitAsync(Bound));
         }
 
-        Assert.Equal(0, Interlocked.Read(ref active)); // today: -1 (the abort counts a close of a connection never counted open)
+        Assert.Equal(0, Interlocked.Read(ref active)); // before the fix: -1 (the abort counts a close of a connection never counted open)
 
         // Control: the listener sees this flow's connections (client and server side) open and close.
         var listener = await TouWire.BindListenerAsync();
@@ -88,7 +88,7 @@ public class ConnectAccountingTests
         var remote = new IPEndPoint(IPAddress.Parse(address), port);
         var factory = new TouConnectionFactory();
 
-        // Today the attempt waits out the 10 s handshake timeout and fails with TouConnectionException.
+        // Before the fix the attempt waits out the 10 s handshake timeout and fails with TouConnectionException.
         // 3 s is a generous bound on "at once", not a measured figure.
         var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => factory.ConnectAsync(remote).AsTask().WaitAsync(TimeSpan.FromSeconds(3)));
         Assert.Contains(remote.Address.ToString(), error.Message, StringComparison.Ordinal);

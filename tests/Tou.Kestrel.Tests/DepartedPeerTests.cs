@@ -7,7 +7,7 @@ namespace Tou.Kestrel.Tests;
 public class DepartedPeerTests
 {
     /// <summary>
-    /// A generous bound on a signal, not a measured figure. Today the server's writes go on succeeding for
+    /// A generous bound on a signal, not a measured figure. Before the fix the server's writes go on succeeding for
     /// 40–45 s after its reader left, and a client waits out timeouts of 10 s and more.
     /// </summary>
     private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(5);
@@ -66,7 +66,7 @@ public class DepartedPeerTests
 
             await client.DisposeAsync().AsTask().WaitAsync(Bound);
 
-            // Today the writes keep succeeding for 40–45 s.
+            // Before the fix the writes keep succeeding for 40–45 s.
             var outcome = await ended.Task.WaitAsync(Prompt);
             Assert.True(outcome is null or IOException or ConnectionAbortedException, $"the write failed with an unexpected {outcome}");
             Assert.True(Interlocked.Read(ref written) >= read, "the server had streamed what the client read");
@@ -111,7 +111,7 @@ public class DepartedPeerTests
 
             // The server is gone. What it sent and its FIN are the client's to read: all of it, then end of
             // stream, not a reset (the reply fits the client's buffers, so nothing waits on the reader).
-            // Today: ConnectionResetException.
+            // Before the fix: ConnectionResetException.
             var (received, sha256) = await TouWire.ReadToEndAsync(client.Transport.Input).WaitAsync(Prompt);
             Assert.Equal(length, received);
             Assert.Equal(TouWire.Sha256(TouWire.Payload(length)), sha256);

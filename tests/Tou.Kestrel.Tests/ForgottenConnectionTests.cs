@@ -38,7 +38,7 @@ public class ForgottenConnectionTests
             int baseline = TouSocketEndpoint.OpenEndpoints;
             var weak = await OpenReadToEndAndForgetAsync(listener.EndPoint, Count);
 
-            // Poll (bounded in time and count) until the dropped connections' sockets are gone. Today they never go.
+            // Poll (bounded in time and count) until the dropped connections' sockets are gone. Before the fix they never went.
             var clock = Stopwatch.StartNew();
             using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
             for (int round = 0; round < 1000 && clock.Elapsed < Bound; round++)

@@ -57,7 +57,7 @@ public class ShutdownDeliveryTests
             await handlerReturned.Task.WaitAsync(Bound);
             await server.App.StopAsync().WaitAsync(Bound); // right after the handler returned
 
-            // Today: HttpRequestException/HttpIOException over ConnectionResetException for the larger sizes.
+            // Before the fix: HttpRequestException/HttpIOException over ConnectionResetException for the larger sizes.
             var (received, sha256) = await download.WaitAsync(Bound);
             Assert.Equal(length, received);
             Assert.Equal(TouWire.Sha256(TouWire.Payload(length)), sha256);
@@ -93,7 +93,7 @@ public class ShutdownDeliveryTests
             await listener.UnbindAsync().AsTask().WaitAsync(Bound);
             await listener.DisposeAsync().AsTask().WaitAsync(Bound);
 
-            // Today: ConnectionResetException (the listener's disposal resets what was still in flight).
+            // Before the fix: ConnectionResetException (the listener's disposal resets what was still in flight).
             var (received, sha256) = await receiving.WaitAsync(Bound);
             Assert.Equal(length, received);
             Assert.Equal(TouWire.Sha256(expected), sha256);
@@ -106,8 +106,9 @@ public class ShutdownDeliveryTests
     }
 
     /// <summary>
-    /// 4 MB through a 2 Mbit/s link takes about 17 s, far past the 10 s <c>OrphanTimeout</c>; the close keeps
-    /// making progress all along, so it must not be aborted (today it is reset about 10 s after the dispose).
+    /// 4 MB through a 2 Mbit/s link takes about 17 s, far past the 10 s the old orphan timeout allowed after a
+    /// dispose; the close keeps making progress all along, so it must not be aborted (before the fix it was reset
+    /// about 10 s after the dispose; now the linger clock counts from the last progress).
     /// This is the one slow test here (~20 s).
     /// </summary>
     [Fact]
@@ -132,7 +133,7 @@ public class ShutdownDeliveryTests
             Assert.True(await TouWire.WriteAllAsync(server.Transport.Output, expected).WaitAsync(Bound), "the client stopped reading");
             await server.DisposeAsync().AsTask().WaitAsync(Bound);
 
-            var (received, sha256) = await receiving.WaitAsync(TimeSpan.FromSeconds(60)); // today: ConnectionResetException after ~10 s
+            var (received, sha256) = await receiving.WaitAsync(TimeSpan.FromSeconds(60)); // before the fix: ConnectionResetException after ~10 s
             Assert.Equal(length, received);
             Assert.Equal(TouWire.Sha256(expected), sha256);
             Assert.True(relay.ServerToClient.Forwarded * 1452L >= length, "the data went through the rate-limited relay");
@@ -184,7 +185,7 @@ public class ShutdownDeliveryTests
             await handlerReturned.Task.WaitAsync(Bound);
             await server.App.StopAsync().WaitAsync(Bound); // right after the handler returned
 
-            // Today: ConnectionResetException (the stop resets what was still in flight).
+            // Before the fix: ConnectionResetException (the stop resets what was still in flight).
             var (received, sha256) = await receiving.WaitAsync(Bound);
             Assert.Equal(length, received);
             Assert.Equal(TouWire.Sha256(TouWire.Payload(length)), sha256);

@@ -52,7 +52,7 @@ public class ConnectAccountingTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => connecting.WaitAsync(Bound));
         }
 
-        Assert.Equal(0, Interlocked.Read(ref active)); // today: -1 (the abort counts a close of a connection never counted open)
+        Assert.Equal(0, Interlocked.Read(ref active)); // before the fix: -1 (the abort counts a close of a connection never counted open)
 
         // Control: the listener sees this flow's connections (client and server side) open and close.
         await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), listen: true);
@@ -80,7 +80,7 @@ public class ConnectAccountingTests
         var local = remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
         await using var client = TouSocketEndpoint.Bind(new IPEndPoint(local, 0));
 
-        // Today the attempt waits out the 10 s handshake timeout and fails with TouConnectionException.
+        // Before the fix the attempt waits out the 10 s handshake timeout and fails with TouConnectionException.
         // 3 s is a generous bound on "at once", not a measured figure.
         var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.ConnectAsync(remote).WaitAsync(TimeSpan.FromSeconds(3)));
         Assert.Contains(remote.Address.ToString(), error.Message, StringComparison.Ordinal);
