@@ -25,7 +25,7 @@ internal sealed class SocketCloseTracker
         _open.TryRemove(endpoint, out _);
     }
 
-    public int OpenCount => _open.Count;
+    public int OpenCount => _open.Keys.Count(e => !e.Completion.IsCompleted);
 
     /// <summary>Drains every open socket (see <see cref="TouSocketEndpoint.DrainAsync"/>).</summary>
     public Task DrainAsync(CancellationToken cancellationToken) => Task.WhenAll(_open.Keys.Select(e => e.DrainAsync(cancellationToken)));

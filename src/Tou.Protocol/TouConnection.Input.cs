@@ -182,15 +182,18 @@ public sealed partial class TouConnection
         }
 
         // Every packet of an integrity connection carries a trailer: CRC32C on the handshake's SYNs, the keyed
-        // tag on all others. Only an RST may go without one (a host that lost the connection cannot tag), and
-        // then it must sit exactly at the sequence number we expect (RFC 5961: 2^-32 odds for a blind guess).
+        // tag on all others. Only a bare RST (header only: what a host that lost the connection sends) may go
+        // without one, and then it must sit exactly at the sequence number we expect (RFC 5961: 2^-32 odds for a
+        // blind guess). A longer packet with RST set and a bad trailer is damage (e.g. a flag flipped in the
+        // next in-order segment, whose number is exactly the expected one), never an RST.
         bool authenticated = false;
         if (_agreed.Integrity)
         {
             authenticated = (flags & TouFlags.Syn) != 0
                 ? Extensions.VerifyCrc(datagram, header.PayloadLength)
                 : Extensions.VerifyTag(datagram, header.PayloadLength, _receiveKey);
-            if (!authenticated && (flags & TouFlags.Rst) == 0)
+            bool bareRst = (flags & TouFlags.Rst) != 0 && datagram.Length == TouHeader.Size && header.PayloadLength == 0;
+            if (!authenticated && !bareRst)
             {
                 Stats.IntegrityFailures++;
                 Drop(DropReason.Integrity);

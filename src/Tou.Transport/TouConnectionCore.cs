@@ -203,16 +203,18 @@ internal sealed class TouConnectionCore
                         return;
                     }
 
+                    if (copied > 0)
+                    {
+                        continue; // data that arrived before an RST is still delivered, then the reset
+                    }
+
                     if (reason is not TouCloseReason.None and not TouCloseReason.Graceful)
                     {
                         await writer.CompleteAsync(CreateException(reason)).ConfigureAwait(false);
                         return;
                     }
 
-                    if (copied == 0)
-                    {
-                        break;
-                    }
+                    break;
                 }
             }
         }
