@@ -84,23 +84,7 @@ public class DepartedPeerTests
     {
         const int length = 256 * 1024;
         var handlerReturned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var server = await TouTestServer.StartAsync(_ => { }, configureListen: listen => listen.Run(async connection =>
-        {
-            try
-            {
-                int wanted = await TouWire.ReadRequestAsync(connection.Transport.Input);
-                if (!await TouWire.WriteAllAsync(connection.Transport.Output, TouWire.Payload(wanted)))
-                {
-                    throw new InvalidOperationException("The client stopped reading before the reply was written.");
-                }
-
-                handlerReturned.TrySetResult(); // Kestrel closes the connection once the handler returns
-            }
-            catch (Exception ex)
-            {
-                handlerReturned.TrySetException(ex);
-            }
-        }));
+        var server = await TouWire.StartReplyServerAsync(handlerReturned);
         ConnectionContext? client = null;
         try
         {

@@ -150,23 +150,7 @@ public class ShutdownDeliveryTests
     private static async Task RawReplyThenStopAsync(int length, double loss)
     {
         var handlerReturned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var server = await TouTestServer.StartAsync(_ => { }, configureListen: listen => listen.Run(async connection =>
-        {
-            try
-            {
-                int wanted = await TouWire.ReadRequestAsync(connection.Transport.Input);
-                if (!await TouWire.WriteAllAsync(connection.Transport.Output, TouWire.Payload(wanted)))
-                {
-                    throw new InvalidOperationException("The client stopped reading before the reply was written.");
-                }
-
-                handlerReturned.TrySetResult();
-            }
-            catch (Exception ex)
-            {
-                handlerReturned.TrySetException(ex);
-            }
-        }));
+        var server = await TouWire.StartReplyServerAsync(handlerReturned);
         ImpairmentRelay? relay = null;
         ConnectionContext? client = null;
         try

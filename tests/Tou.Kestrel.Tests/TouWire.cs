@@ -115,6 +115,29 @@ internal static class TouWire
         return await factory.BindAsync(new TouEndPoint(IPAddress.Loopback, 0));
     }
 
+    /// <summary>
+    /// A Kestrel app whose connection handler reads a length, writes that many bytes and returns (Kestrel then
+    /// closes the connection); <paramref name="handlerReturned"/> completes when it has, or fails with its error.
+    /// </summary>
+    public static Task<TouTestServer> StartReplyServerAsync(TaskCompletionSource handlerReturned) =>
+        TouTestServer.StartAsync(_ => { }, configureListen: listen => listen.Run(async connection =>
+        {
+            try
+            {
+                int wanted = await ReadRequestAsync(connection.Transport.Input);
+                if (!await WriteAllAsync(connection.Transport.Output, Payload(wanted)))
+                {
+                    throw new InvalidOperationException("The client stopped reading before the reply was written.");
+                }
+
+                handlerReturned.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                handlerReturned.TrySetException(ex);
+            }
+        }));
+
     public static IPEndPoint IPEndPointOf(IConnectionListener listener) => ((TouEndPoint)listener.EndPoint).IPEndPoint;
 
     /// <summary>Stops the app with a short grace period (a failed test must not wait out the host's 30 s shutdown), then disposes it.</summary>

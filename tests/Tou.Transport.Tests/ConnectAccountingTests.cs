@@ -84,6 +84,12 @@ public class ConnectAccountingTests
         // 3 s is a generous bound on "at once", not a measured figure.
         var error = await Assert.ThrowsAnyAsync<ArgumentException>(() => client.ConnectAsync(remote).WaitAsync(TimeSpan.FromSeconds(3)));
         Assert.Contains(remote.Address.ToString(), error.Message, StringComparison.Ordinal);
+
+        // The same through the connection with a socket of its own (what TouConnectionFactory uses), which binds nothing.
+        int endpoints = TouSocketEndpoint.OpenEndpoints;
+        error = await Assert.ThrowsAnyAsync<ArgumentException>(() => TouSocketConnection.ConnectAsync(remote).WaitAsync(TimeSpan.FromSeconds(3)));
+        Assert.Contains(remote.Address.ToString(), error.Message, StringComparison.Ordinal);
+        Assert.Equal(endpoints, TouSocketEndpoint.OpenEndpoints);
     }
 
     private static Task Closed(TouSocketConnection connection)

@@ -211,8 +211,8 @@ public class ResetNumberingTests : MechanismTestBase
             // 1 .. ~3.9 MB past the exact edge: inside the 4 MiB window, never on the edge. Half carry a forged trailer.
             uint offset = 1 + (uint)(i * 61_403);
             int trailer = i % 2 == 0 ? 0 : 8;
-            pair.Inject(toServer: true, Forged(TouFlags.Rst | TouFlags.Ack, serverEdge + offset, (uint)random.NextInt64(), fromClient: true, 0, trailer, random));
-            pair.Inject(toServer: false, Forged(TouFlags.Rst | TouFlags.Ack, clientEdge + offset, (uint)random.NextInt64(), fromClient: false, 0, trailer, random));
+            pair.Inject(toServer: true, BlindAttacker.Forge(TouFlags.Rst | TouFlags.Ack, serverEdge + offset, (uint)random.NextInt64(), fromClient: true, 0, random, trailer, window: 1000));
+            pair.Inject(toServer: false, BlindAttacker.Forge(TouFlags.Rst | TouFlags.Ack, clientEdge + offset, (uint)random.NextInt64(), fromClient: false, 0, random, trailer, window: 1000));
         }
 
         pair.RunUntil(() => pair.Server.Stats.DatagramsReceived >= serverReceived + RstsPerSide && pair.Client.Stats.DatagramsReceived >= clientReceived + RstsPerSide);
@@ -330,23 +330,5 @@ public class ResetNumberingTests : MechanismTestBase
 
         Assert.True(any);
         return next.Value;
-    }
-
-    private static byte[] Forged(TouFlags flags, uint seq, uint ack, bool fromClient, int payload, int trailer, Random random)
-    {
-        var bytes = new byte[TouHeader.Size + payload + trailer];
-        random.NextBytes(bytes);
-        new TouHeader
-        {
-            SourcePort = (ushort)(fromClient ? 40000 : 5000),
-            DestinationPort = (ushort)(fromClient ? 5000 : 40000),
-            SequenceNumber = seq,
-            AcknowledgementNumber = ack,
-            Flags = flags,
-            Window = 1000,
-            PayloadLength = (ushort)payload,
-            Mss = 1400,
-        }.Write(bytes);
-        return bytes;
     }
 }

@@ -114,7 +114,7 @@ public class BlindInjectionTests
         foreach (bool intoServer in new[] { true, false })
         {
             var packets = new List<byte[]>();
-            attack(attacker, (flags, seq, ack, payload) => packets.Add(Forge(flags, seq, ack, payload, intoServer, attacker)));
+            attack(attacker, (flags, seq, ack, payload) => packets.Add(BlindAttacker.Forge(flags, seq, ack, fromClient: intoServer, payload, attacker)));
             for (int i = 0; i < packets.Count; i++)
             {
                 long at = start + (AttackSpreadUs * i / packets.Count);
@@ -172,23 +172,4 @@ public class BlindInjectionTests
         $"({(receiver.ReceivedBytes != TransferBytes ? "incomplete" : receiver.ReceivedHash().AsSpan().SequenceEqual(sender.ExpectedHashOfSent) ? "byte-exact" : "not byte-exact")}), " +
         $"end of stream {(connection.IsReadCompleted ? "seen" : "not seen")}, {connection.UnacknowledgedBytes:N0} bytes unacknowledged, " +
         $"{connection.Stats.PacketsDropped:N0} packets dropped, {connection.Stats.ChallengeAcks:N0} challenge ACKs, {connection.Stats.RetransmissionTimeouts} RTOs";
-
-    /// <summary>A forged packet with the right ports and a random payload; no integrity trailer (the attacker has no key).</summary>
-    private static byte[] Forge(TouFlags flags, uint seq, uint ack, int payload, bool intoServer, Random random)
-    {
-        var bytes = new byte[TouHeader.Size + payload];
-        random.NextBytes(bytes.AsSpan(TouHeader.Size));
-        new TouHeader
-        {
-            SourcePort = (ushort)(intoServer ? 40000 : 5000),
-            DestinationPort = (ushort)(intoServer ? 5000 : 40000),
-            SequenceNumber = seq,
-            AcknowledgementNumber = ack,
-            Flags = flags,
-            Window = ushort.MaxValue,
-            PayloadLength = (ushort)payload,
-            Mss = 1400,
-        }.Write(bytes);
-        return bytes;
-    }
 }
