@@ -93,7 +93,13 @@ public static class TouHttp
         {
             if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                // No blocking on async work here (HttpClient disposes from its cancellation callback): the close itself
+                // happens synchronously inside DisposeAsync; what may remain is closing the connection's own socket.
+                var closing = connection.DisposeAsync();
+                if (!closing.IsCompleted)
+                {
+                    _ = closing.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                }
             }
 
             base.Dispose(disposing);
