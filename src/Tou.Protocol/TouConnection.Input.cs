@@ -1144,16 +1144,3 @@ public sealed partial class TouConnection
         Log.PacketDropped(_logger, Id, reason);
     }
 }
-
-/// <summary>Why an incoming datagram was dropped.</summary>
-public enum DropReason
-{
-    Malformed,
-    Integrity,
-    OutOfWindow,
-    Unexpected,
-    OutOfOrderFull,
-    UnknownConnection,
-    ListenerFull,
-    NotListening,
-}

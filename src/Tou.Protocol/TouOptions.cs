@@ -117,17 +117,3 @@ public sealed class TouOptions
     /// <summary>Test hook: the initial sequence number generator (a cryptographic RNG by default).</summary>
     internal Func<uint>? IsnGenerator { get; set; }
 }
-
-/// <summary>Congestion control algorithms the engine ships.</summary>
-public enum CongestionControlAlgorithm
-{
-    /// <summary>RFC 9438 CUBIC with slow start (the default).</summary>
-    Cubic,
-
-    /// <summary>RFC 6582 NewReno with slow start.</summary>
-    NewReno,
-
-    /// <summary>Model-based control after BBR (v1): paces at the measured bottleneck bandwidth and keeps about two
-    /// bandwidth-delay products in flight; random loss does not shrink its window, so it suits lossy paths.</summary>
-    Bbr,
-}

@@ -6,13 +6,6 @@ using Tou.Simulation;
 
 namespace Tou.Relay;
 
-/// <summary>Counters of one direction of an <see cref="ImpairmentRelay"/>.</summary>
-public sealed class RelayDirectionStats : ImpairmentStats
-{
-    public long Received { get; internal set; }
-    public long Forwarded { get; internal set; }
-}
-
 /// <summary>
 /// A UDP relay between clients and one server that applies a <see cref="LinkProfile"/> per direction, on the
 /// real clock (to about a millisecond), from a seed: the kernel here has no netem, so this is how tests and benchmarks see a bad path.

@@ -4,15 +4,6 @@ using Tou.Protocol;
 
 namespace Tou.Simulation;
 
-/// <summary>Counters of a <see cref="SimulatedNetwork"/>.</summary>
-public sealed class NetworkStats : ImpairmentStats
-{
-    public long Sent { get; internal set; }
-    public long Delivered { get; internal set; }
-    public long BytesDelivered { get; internal set; }
-    public long Undeliverable { get; internal set; }
-}
-
 /// <summary>
 /// TOU endpoints joined by simulated links on a virtual clock. Everything random comes from one seed, so a
 /// run is reproducible to the datagram; nothing touches a socket or the wall clock.

@@ -58,14 +58,3 @@ public readonly record struct AckSample(long LatestUs, long SmoothedUs, long Min
     /// <summary>Bytes in flight after this acknowledgement.</summary>
     public long BytesInFlight { get; init; }
 }
-
-internal static class CongestionControllerFactory
-{
-    public static ICongestionController Create(CongestionControlAlgorithm algorithm, int mss) => algorithm switch
-    {
-        CongestionControlAlgorithm.NewReno => new NewRenoCongestionController(mss),
-        CongestionControlAlgorithm.Cubic => new CubicCongestionController(mss),
-        CongestionControlAlgorithm.Bbr => new BbrCongestionController(mss),
-        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown congestion control algorithm."),
-    };
-}

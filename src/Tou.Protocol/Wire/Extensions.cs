@@ -3,25 +3,6 @@ using System.Runtime.InteropServices;
 
 namespace Tou.Protocol.Wire;
 
-/// <summary>What one side offers, or both sides agreed, in the handshake.</summary>
-internal struct ExtensionSet
-{
-    /// <summary>The peer speaks the extension format at all (piggybacked ACKs, Options and Ping flags, strict FIN).</summary>
-    public bool Extended;
-    public bool Sack;
-
-    /// <summary>The keyed integrity trailer (§5.4 of docs/protocol.md). In a server's answer it comes with <see cref="Keys"/>.</summary>
-    public bool Integrity;
-
-    /// <summary>Shift the sender applies to the windows it advertises; -1 when window scaling is not offered.</summary>
-    public int WindowShift;
-
-    /// <summary>The connection's integrity keys, chosen by the server and sent in its SYN+ACK.</summary>
-    public IntegrityKeys Keys;
-
-    public static ExtensionSet Plain => new() { WindowShift = -1 };
-}
-
 /// <summary>
 /// Codec of the negotiated extensions. A SYN or SYN+ACK offering extensions carries a payload of the
 /// magic "TOU", a version byte and TLVs; a packet with the Options flag starts its payload with a

@@ -1,0 +1,40 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Tou.Transport;
+
+namespace Tou.Kestrel;
+
+internal sealed class TouConnectionListener : IConnectionListener
+{
+    private readonly TouSocketEndpoint _endpoint;
+    private readonly MemoryPool<byte> _memoryPool;
+
+    public TouConnectionListener(TouSocketEndpoint endpoint, MemoryPool<byte> memoryPool)
+    {
+        _endpoint = endpoint;
+        _memoryPool = memoryPool;
+        EndPoint = new TouEndPoint(endpoint.LocalEndPoint);
+    }
+
+    public EndPoint EndPoint { get; }
+
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = await _endpoint.AcceptAsync(cancellationToken).ConfigureAwait(false);
+        return connection is null ? null : new TouConnectionContext(connection, _memoryPool);
+    }
+
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        _endpoint.StopListening();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Returns at once; connections Kestrel has closed finish delivering in the background (see <see cref="TouTransportFactory.DrainAsync"/>).</summary>
+    public ValueTask DisposeAsync() => _endpoint.DisposeAsync();
+}

@@ -1,0 +1,14 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Tou.Simulation;
+
+namespace Tou.Relay;
+
+/// <summary>Counters of one direction of an <see cref="ImpairmentRelay"/>.</summary>
+public sealed class RelayDirectionStats : ImpairmentStats
+{
+    public long Received { get; internal set; }
+    public long Forwarded { get; internal set; }
+}

@@ -1,0 +1,14 @@
+using System.Buffers;
+using System.Net;
+using Tou.Protocol;
+
+namespace Tou.Simulation;
+
+/// <summary>Counters of a <see cref="SimulatedNetwork"/>.</summary>
+public sealed class NetworkStats : ImpairmentStats
+{
+    public long Sent { get; internal set; }
+    public long Delivered { get; internal set; }
+    public long BytesDelivered { get; internal set; }
+    public long Undeliverable { get; internal set; }
+}
