@@ -1,10 +1,11 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Xunit.Abstractions;
 
 namespace Tou.Kestrel.Tests;
 
 /// <summary>When one side is gone for good, the other finds out promptly, as over TCP.</summary>
-public class DepartedPeerTests
+public class DepartedPeerTests(ITestOutputHelper output)
 {
     /// <summary>
     /// A generous bound on a signal, not a measured figure. Before the fix the server's writes go on succeeding for
@@ -64,10 +65,12 @@ public class DepartedPeerTests
                 Assert.False(result.IsCompleted, "the server ended its endless response");
             }
 
+            var disposedAt = System.Diagnostics.Stopwatch.StartNew();
             await client.DisposeAsync().AsTask().WaitAsync(Bound);
 
             // Before the fix the writes keep succeeding for 40–45 s.
             var outcome = await ended.Task.WaitAsync(Prompt);
+            output.WriteLine($"the server's write failed {disposedAt.Elapsed.TotalMilliseconds:0.0} ms after the client disposed ({outcome?.GetType().Name ?? "pipe completed"})"); // reported, not asserted
             Assert.True(outcome is null or IOException or ConnectionAbortedException, $"the write failed with an unexpected {outcome}");
             Assert.True(Interlocked.Read(ref written) >= read, "the server had streamed what the client read");
         }
