@@ -16,7 +16,10 @@ namespace Tou.Protocol;
 internal sealed class SynCookies
 {
     private const long SlotUs = 64_000_000;
-    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+    private readonly byte[] _key = new byte[32];
+
+    /// <param name="fillRandom">The source of the endpoint's secret key (<see cref="TouOptions.RandomSource"/>).</param>
+    public SynCookies(Action<Span<byte>> fillRandom) => fillRandom(_key);
 
     public uint Create(long nowUs, SocketAddress client, uint clientIsn, in ExtensionSet agreed)
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Tou.Protocol.Buffers;
 using Tou.Protocol.Congestion;
@@ -111,7 +110,7 @@ public sealed partial class TouConnection : IDisposable
         _options = options;
         _logger = logger;
         _rtt = new RttEstimator(TouTime.FromTimeSpan(options.InitialRto), TouTime.FromTimeSpan(options.MinRto), TouTime.FromTimeSpan(options.MaxRto));
-        _iss = new SequenceNumber(options.IsnGenerator?.Invoke() ?? RandomIsn());
+        _iss = new SequenceNumber(options.IsnGenerator?.Invoke() ?? RandomIsn(options));
         _lastReceiveUs = nowUs;
         _lastProgressUs = nowUs;
         _handshakeDeadline = nowUs + TouTime.FromTimeSpan(options.HandshakeTimeout);
@@ -409,10 +408,10 @@ public sealed partial class TouConnection : IDisposable
         ReleaseBuffers();
     }
 
-    private static uint RandomIsn()
+    private static uint RandomIsn(TouOptions options)
     {
         Span<byte> bytes = stackalloc byte[4];
-        RandomNumberGenerator.Fill(bytes);
+        options.FillRandom(bytes);
         return BitConverter.ToUInt32(bytes);
     }
 

@@ -26,7 +26,7 @@ public sealed class TouEndpoint : IDisposable
     private readonly Queue<TouConnection> _eventQueue = new();
     private readonly TimerHeap _timers = new();
     private readonly Queue<ControlPacket> _controlPackets = new();
-    private readonly SynCookies _cookies = new();
+    private readonly SynCookies _cookies;
     private readonly Dictionary<SocketAddress, ClosedConnection> _recentlyClosed = new();
     private readonly Queue<(SocketAddress Address, long ExpiresUs)> _recentlyClosedOrder = new();
     private readonly ChunkPool _chunkPool = new(maxRetained: 1024); // up to 16 MiB of free chunks kept for reuse
@@ -37,6 +37,7 @@ public sealed class TouEndpoint : IDisposable
     {
         _options = (options ?? new TouOptions()).Clone();
         _options.Validate();
+        _cookies = new SynCookies(_options.FillRandom);
         _logger = logger ?? NullLogger.Instance;
     }
 

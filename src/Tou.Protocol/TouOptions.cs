@@ -114,6 +114,27 @@ public sealed class TouOptions
 
     internal TouOptions Clone() => (TouOptions)MemberwiseClone();
 
-    /// <summary>Test hook: the initial sequence number generator (a cryptographic RNG by default).</summary>
+    /// <summary>
+    /// Where the engine's randomness comes from — initial sequence numbers and each endpoint's secret key (SYN cookies,
+    /// integrity keys): a callback that fills a buffer with random bytes. Null (the default) uses the cryptographic
+    /// RNG. Set it only to make a simulation reproducible end to end: predictable numbers and keys hand a blind
+    /// attacker the connection.
+    /// </summary>
+    public Action<Span<byte>>? RandomSource { get; set; }
+
+    /// <summary>Test hook: fixed initial sequence numbers (overrides <see cref="RandomSource"/> for them).</summary>
     internal Func<uint>? IsnGenerator { get; set; }
+
+    /// <summary>Fills <paramref name="destination"/> from <see cref="RandomSource"/> or the cryptographic RNG.</summary>
+    internal void FillRandom(Span<byte> destination)
+    {
+        if (RandomSource is { } source)
+        {
+            source(destination);
+        }
+        else
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(destination);
+        }
+    }
 }

@@ -10,6 +10,19 @@ namespace Tou.Simulation;
 /// </summary>
 public static class TransferScenario
 {
+    private static TouOptions Seeded(TouOptions? options, int seed)
+    {
+        var seeded = options ?? new TouOptions();
+        if (seeded.RandomSource is null)
+        {
+            var random = new Random(seed);
+            seeded = seeded.Clone();
+            seeded.RandomSource = random.NextBytes;
+        }
+
+        return seeded;
+    }
+
     public static TransferResult Run(
         int seed,
         LinkProfile clientToServer,
@@ -24,8 +37,9 @@ public static class TransferScenario
         ArgumentNullException.ThrowIfNull(serverToClient);
         var clientAddress = SimulatedNetwork.Address("10.0.0.1", 40000);
         var serverAddress = SimulatedNetwork.Address("10.0.0.2", 5000);
-        using var clientEndpoint = new TouEndpoint(clientOptions) { LocalPort = 40000 };
-        using var serverEndpoint = new TouEndpoint(serverOptions) { LocalPort = 5000, IsListening = true };
+        // Unless the caller chose otherwise, the engines' randomness (ISNs, keys) comes from the seed too: one seed, one run.
+        using var clientEndpoint = new TouEndpoint(Seeded(clientOptions, seed * 2 + 101)) { LocalPort = 40000 };
+        using var serverEndpoint = new TouEndpoint(Seeded(serverOptions, seed * 2 + 102)) { LocalPort = 5000, IsListening = true };
         var network = new SimulatedNetwork(seed);
         network.AddNode(clientAddress, clientEndpoint);
         network.AddNode(serverAddress, serverEndpoint);
