@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -26,21 +25,14 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private readonly Socket _socket;
     private readonly TouEndpoint _engine;
     private readonly ILogger _logger;
-    private readonly byte[] _transmitBuffer;
     private readonly Timer _timer;
     private readonly Channel<TouSocketConnection> _accepted = Channel.CreateUnbounded<TouSocketConnection>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _receiveLoop;
-    private const int SolUdp = 17;          // IPPROTO_UDP
-    private const int UdpSegment = 103;     // UDP_SEGMENT (Linux GSO)
-    private const int MaxGsoSegments = 44;  // stays under 64 KiB with 1,452-byte datagrams
-    private const int MaxGsoBytes = 64_000;
-    private const int UdpGro = 104;         // UDP_GRO (Linux receive offload)
     private const int MaxDatagramsPerWakeup = 64;
-    private bool _gsoEnabled;
+    private readonly UdpDatagramSender _sender;
     private readonly bool _groEnabled;
-    private int _gsoSegment;
     private long _timerDueUs = TouTime.Never;
     private bool _draining;    // DisposeAsync was called: accept nothing, close the socket once no connection is open
     private bool _closeWhenDelivered; // DrainAsync was called: close as soon as nothing written is unacknowledged
@@ -57,9 +49,8 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         // GSO batches come from a pooled buffer during each flush, so an idle endpoint holds none. GRO needs a
         // 64 KiB receive buffer per socket, worth it where one socket serves many connections (listeners);
         // a client connection's own socket keeps a datagram-sized one.
-        _gsoEnabled = options.UseSegmentationOffload && OperatingSystem.IsLinux();
-        _groEnabled = options.UseSegmentationOffload && listen && OperatingSystem.IsLinux() && TryEnableGro(socket);
-        _transmitBuffer = GC.AllocateArray<byte>(DatagramBufferSize, pinned: true);
+        _groEnabled = options.UseSegmentationOffload && listen && UdpOffload.TryEnableGro(socket);
+        _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
@@ -404,112 +395,18 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         }
     }
 
-    private void Flush(long now)
+    private void Flush(long now) => _sender.Flush(new EngineSource(_engine, now));
+
+    /// <summary>The engine's transmit queue as the sender's source.</summary>
+    private readonly struct EngineSource(TouEndpoint engine, long now) : IDatagramSource
     {
-        if (!_gsoEnabled)
-        {
-            int length;
-            while ((length = _engine.PollTransmit(now, _transmitBuffer.AsSpan(0, DatagramBufferSize), out var destination)) > 0)
-            {
-                Send(_transmitBuffer.AsSpan(0, length), destination!, segmentSize: 0);
-            }
-
-            return;
-        }
-
-        // UDP GSO: consecutive datagrams to one destination with one size (the last may be shorter) leave in
-        // one system call; the kernel cuts them apart. The engine writes each datagram right after the last.
-        byte[] batch = ArrayPool<byte>.Shared.Rent(MaxGsoBytes + DatagramBufferSize);
-        try
-        {
-            FlushBatched(now, batch);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(batch);
-        }
+        public int Next(Span<byte> buffer, out SocketAddress? destination) => engine.PollTransmit(now, buffer, out destination);
     }
 
-    private void FlushBatched(long now, byte[] buffer)
+    private void OnSendFailed(SocketAddress destination, SocketException error)
     {
-        int batchBytes = 0, segment = 0, count = 0;
-        SocketAddress? batchDestination = null;
-        while (true)
-        {
-            var room = buffer.AsSpan(batchBytes);
-            int n = _engine.PollTransmit(now, room, out var destination);
-            if (n == 0)
-            {
-                break;
-            }
-
-            bool joins = count > 0 && n <= segment && count < MaxGsoSegments && destination!.Equals(batchDestination)
-                && batchBytes + n <= MaxGsoBytes;
-            if (joins)
-            {
-                batchBytes += n;
-                count++;
-                if (n < segment)
-                {
-                    SendBatch(buffer, batchDestination!, batchBytes, segment, count); // a shorter datagram ends a batch
-                    batchBytes = count = 0;
-                }
-            }
-            else
-            {
-                if (count > 0)
-                {
-                    SendBatch(buffer, batchDestination!, batchBytes, segment, count);
-                    buffer.AsSpan(batchBytes, n).CopyTo(buffer);
-                }
-
-                batchBytes = n;
-                segment = n;
-                count = 1;
-                batchDestination = destination;
-            }
-
-            if (buffer.Length - batchBytes < DatagramBufferSize)
-            {
-                SendBatch(buffer, batchDestination!, batchBytes, segment, count);
-                batchBytes = count = 0;
-            }
-        }
-
-        if (count > 0)
-        {
-            SendBatch(buffer, batchDestination!, batchBytes, segment, count);
-        }
-    }
-
-    private void SendBatch(byte[] buffer, SocketAddress destination, int bytes, int segment, int count) =>
-        Send(buffer.AsSpan(0, bytes), destination, count > 1 ? segment : 0);
-
-    /// <summary>Sends one datagram, or with <paramref name="segmentSize"/> &gt; 0 a GSO batch of them.</summary>
-    private void Send(ReadOnlySpan<byte> data, SocketAddress destination, int segmentSize)
-    {
-        try
-        {
-            // UDP_SEGMENT is a socket option here (.NET sends no control messages), so it must never be smaller
-            // than a lone datagram about to go out, or the kernel would cut that datagram in two.
-            int wanted = segmentSize > 0 ? segmentSize : 0;
-            if (_gsoEnabled && wanted != _gsoSegment && (wanted > 0 || data.Length > _gsoSegment))
-            {
-                SetGsoSegment(wanted);
-            }
-
-            _socket.SendTo(data, SocketFlags.None, destination);
-            int datagrams = segmentSize > 0 ? (data.Length + segmentSize - 1) / segmentSize : 1;
-            TouMetrics.DatagramsSent(datagrams, data.Length);
-        }
-        catch (SocketException ex)
-        {
-            Log.SendFailed(_logger, ex.SocketErrorCode);
-            FailConnectOnSendError(destination, ex);
-        }
-        catch (ObjectDisposedException)
-        {
-        }
+        Log.SendFailed(_logger, error.SocketErrorCode);
+        FailConnectOnSendError(destination, error);
     }
 
     /// <summary>
@@ -527,37 +424,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         }
 
         core.AbortLocked(error);
-    }
-
-    private static bool TryEnableGro(Socket socket)
-    {
-        try
-        {
-            Span<byte> on = stackalloc byte[4];
-            BitConverter.TryWriteBytes(on, 1);
-            socket.SetRawSocketOption(SolUdp, UdpGro, on);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
-
-    private void SetGsoSegment(int size)
-    {
-        try
-        {
-            Span<byte> value = stackalloc byte[4];
-            BitConverter.TryWriteBytes(value, size);
-            _socket.SetRawSocketOption(SolUdp, UdpSegment, value);
-            _gsoSegment = size;
-        }
-        catch (SocketException)
-        {
-            _gsoEnabled = false; // the kernel has no UDP GSO: one datagram per call from now on
-            _gsoSegment = 0;
-        }
     }
 
     private void RescheduleTimer(long now)

@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tou.Transport;
+
+/// <summary>
+/// Sends what a <see cref="IDatagramSource"/> produces on one UDP socket with as few system calls as the kernel
+/// allows: with UDP GSO, consecutive datagrams to one destination with one size (the last may be shorter) leave in
+/// one <c>sendmsg</c> and the kernel cuts them apart; without it, one datagram per call. Single-owner, like the
+/// endpoint that drives it.
+/// </summary>
+internal sealed class UdpDatagramSender
+{
+    private const int MaxGsoSegments = 44;  // stays under 64 KiB with 1,452-byte datagrams
+    private const int MaxGsoBytes = 64_000;
+
+    private readonly Socket _socket;
+    private readonly int _datagramBufferSize;
+    private readonly byte[] _single;
+    private readonly Action<SocketAddress, SocketException> _onError;
+    private bool _gsoEnabled;
+    private int _gsoSegment;
+
+    /// <param name="datagramBufferSize">Room for the largest datagram the source writes.</param>
+    /// <param name="onError">Called with a send's destination and error; the datagram is lost like any other.</param>
+    public UdpDatagramSender(Socket socket, bool useGso, int datagramBufferSize, Action<SocketAddress, SocketException> onError)
+    {
+        _socket = socket;
+        _gsoEnabled = useGso && UdpOffload.IsSupported;
+        _datagramBufferSize = datagramBufferSize;
+        _single = GC.AllocateArray<byte>(datagramBufferSize, pinned: true);
+        _onError = onError;
+    }
+
+    /// <summary>Whether batches go out with GSO (false from the first time the kernel refuses it).</summary>
+    public bool GsoEnabled => _gsoEnabled;
+
+    /// <summary>System calls made so far (for tests and figures).</summary>
+    public long SendCalls { get; private set; }
+
+    /// <summary>Datagrams sent so far.</summary>
+    public long DatagramsSent { get; private set; }
+
+    /// <summary>Sends everything the source has now.</summary>
+    public void Flush<TSource>(TSource source)
+        where TSource : struct, IDatagramSource
+    {
+        if (!_gsoEnabled)
+        {
+            int length;
+            while ((length = source.Next(_single.AsSpan(0, _datagramBufferSize), out var destination)) > 0)
+            {
+                Send(_single.AsSpan(0, length), destination!, segmentSize: 0);
+            }
+
+            return;
+        }
+
+        // Batch buffers come from the pool for the flush only, so an idle sender holds none.
+        byte[] batch = ArrayPool<byte>.Shared.Rent(MaxGsoBytes + _datagramBufferSize);
+        try
+        {
+            FlushBatched(source, batch);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(batch);
+        }
+    }
+
+    private void FlushBatched<TSource>(TSource source, byte[] buffer)
+        where TSource : struct, IDatagramSource
+    {
+        // The source writes each datagram right after the last, so a batch needs no copy.
+        int batchBytes = 0, segment = 0, count = 0;
+        SocketAddress? batchDestination = null;
+        while (true)
+        {
+            int n = source.Next(buffer.AsSpan(batchBytes), out var destination);
+            if (n == 0)
+            {
+                break;
+            }
+
+            bool joins = count > 0 && n <= segment && count < MaxGsoSegments && destination!.Equals(batchDestination)
+                && batchBytes + n <= MaxGsoBytes;
+            if (joins)
+            {
+                batchBytes += n;
+                count++;
+                if (n < segment)
+                {
+                    SendBatch(buffer, batchDestination!, batchBytes, segment, count); // a shorter datagram ends a batch
+                    batchBytes = count = 0;
+                }
+            }
+            else
+            {
+                if (count > 0)
+                {
+                    SendBatch(buffer, batchDestination!, batchBytes, segment, count);
+                    buffer.AsSpan(batchBytes, n).CopyTo(buffer);
+                }
+
+                batchBytes = n;
+                segment = n;
+                count = 1;
+                batchDestination = destination;
+            }
+
+            if (buffer.Length - batchBytes < _datagramBufferSize)
+            {
+                SendBatch(buffer, batchDestination!, batchBytes, segment, count);
+                batchBytes = count = 0;
+            }
+        }
+
+        if (count > 0)
+        {
+            SendBatch(buffer, batchDestination!, batchBytes, segment, count);
+        }
+    }
+
+    private void SendBatch(byte[] buffer, SocketAddress destination, int bytes, int segment, int count) =>
+        Send(buffer.AsSpan(0, bytes), destination, count > 1 ? segment : 0);
+
+    /// <summary>Sends one datagram, or with <paramref name="segmentSize"/> &gt; 0 a GSO batch of them.</summary>
+    private void Send(ReadOnlySpan<byte> data, SocketAddress destination, int segmentSize)
+    {
+        try
+        {
+            // UDP_SEGMENT is a socket option here (.NET sends no control messages), so it must never be smaller
+            // than a lone datagram about to go out, or the kernel would cut that datagram in two.
+            int wanted = segmentSize > 0 ? segmentSize : 0;
+            if (_gsoEnabled && wanted != _gsoSegment && (wanted > 0 || data.Length > _gsoSegment))
+            {
+                SetGsoSegment(wanted);
+            }
+
+            _socket.SendTo(data, SocketFlags.None, destination);
+            int datagrams = segmentSize > 0 ? (data.Length + segmentSize - 1) / segmentSize : 1;
+            SendCalls++;
+            DatagramsSent += datagrams;
+            TouMetrics.DatagramsSent(datagrams, data.Length);
+        }
+        catch (SocketException ex)
+        {
+            _onError(destination, ex);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private void SetGsoSegment(int size)
+    {
+        if (UdpOffload.TrySetGsoSegment(_socket, size))
+        {
+            _gsoSegment = size;
+        }
+        else
+        {
+            _gsoEnabled = false; // the kernel has no UDP GSO: one datagram per call from now on
+            _gsoSegment = 0;
+        }
+    }
+}
