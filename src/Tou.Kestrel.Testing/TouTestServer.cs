@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Tou.Transport;
 
-namespace Tou.Kestrel;
+namespace Tou.Kestrel.Testing;
 
 /// <summary>
 /// For integration tests: runs an ASP.NET Core app on Kestrel over TOU on an ephemeral loopback port and
