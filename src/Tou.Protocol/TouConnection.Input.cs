@@ -23,63 +23,13 @@ public sealed partial class TouConnection
         _irs = new SequenceNumber(header.SequenceNumber);
         _receiveSeqBase = _irs + 1;
         _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
-        _agreed = Agree(offer);
-        if (_agreed.Integrity)
-        {
-            UseKeys(keys);
-        }
-
+        Apply(AgreedOptions.ForServer(_options, offer, keys));
         _peerWindow = header.Window;
         SetMss(header.Mss);
         _lastReceiveUs = nowUs;
         _rtoDeadline = nowUs + _rtt.RtoUs;
         _synAckPending = true;
         _ = payload;
-    }
-
-    private ExtensionSet Agree(ExtensionSet offer)
-    {
-        var agreed = Negotiate(_options, offer);
-        if (agreed.WindowShift >= 0)
-        {
-            _sendShift = offer.WindowShift;
-            _receiveShift = agreed.WindowShift;
-        }
-
-        return agreed;
-    }
-
-    /// <summary>What a server accepts of a client's offer; WindowShift is the server's own shift (or -1).</summary>
-    internal static ExtensionSet Negotiate(TouOptions options, in ExtensionSet offer)
-    {
-        var agreed = ExtensionSet.Plain;
-        if (!offer.Extended || !options.EnableExtensions)
-        {
-            return agreed;
-        }
-
-        agreed.Extended = true;
-        agreed.Sack = offer.Sack && options.EnableSack;
-        agreed.Integrity = offer.Integrity && options.EnableIntegrity;
-        if (offer.WindowShift >= 0 && options.EnableWindowScaling)
-        {
-            agreed.WindowShift = LocalWindowShift(options);
-        }
-
-        return agreed;
-    }
-
-    private int LocalWindowShift() => LocalWindowShift(_options);
-
-    internal static int LocalWindowShift(TouOptions options)
-    {
-        int shift = 0;
-        while ((options.ReceiveBufferSize >> shift) > ushort.MaxValue && shift < Extensions.MaxWindowShift)
-        {
-            shift++;
-        }
-
-        return shift;
     }
 
     /// <summary>
@@ -94,19 +44,7 @@ public sealed partial class TouConnection
         _receiveSeqBase = _irs + 1;
         _iss = new SequenceNumber(serverIsn);
         _sendSeqBase = _iss;
-        _agreed = cookie;
-        if (cookie.Integrity)
-        {
-            UseKeys(cookie.Keys);
-        }
-
-        if (cookie.WindowShift >= 0)
-        {
-            _sendShift = cookie.WindowShift;
-            _receiveShift = LocalWindowShift();
-            _agreed.WindowShift = _receiveShift;
-        }
-
+        Apply(AgreedOptions.FromCookie(_options, cookie));
         SetMss(header.Mss);
         _windowUpdateAckOffset = 0;
         _windowUpdateSeqOffset = 0;
@@ -123,39 +61,22 @@ public sealed partial class TouConnection
     /// <summary>Created from a SYN cookie (so it never counted as a pending handshake).</summary>
     internal bool FromCookie { get; private set; }
 
-    /// <summary>What this side offers in its SYN.</summary>
-    private ExtensionSet LocalOffer()
+    /// <summary>The one place the handshake's outcome enters the connection.</summary>
+    private void Apply(in AgreedOptions agreement)
     {
-        var offer = ExtensionSet.Plain;
-        if (_options.EnableExtensions)
+        _agreed = agreement.Agreed;
+        _sendShift = agreement.SendShift;
+        _receiveShift = agreement.ReceiveShift;
+        if (_agreed.Integrity)
         {
-            offer.Extended = true;
-            offer.Sack = _options.EnableSack;
-            offer.Integrity = _options.EnableIntegrity;
-            offer.WindowShift = _options.EnableWindowScaling ? LocalWindowShift() : -1;
+            _sendKey = _agreed.Keys.ForSending(_isClient);
+            _receiveKey = _agreed.Keys.ForReceiving(_isClient);
         }
-
-        return offer;
-    }
-
-    private int LocalMaxPayload => _options.MaxDatagramSize - TouHeader.Size - Extensions.TrailerSize;
-
-    private void UseKeys(in IntegrityKeys keys)
-    {
-        _agreed.Keys = keys;
-        _sendKey = keys.ForSending(_isClient);
-        _receiveKey = keys.ForReceiving(_isClient);
     }
 
     private void SetMss(uint peerMss)
     {
-        long mss = Math.Min(peerMss, (uint)LocalMaxPayload);
-        if (!_agreed.Extended)
-        {
-            mss = Math.Min(mss, SeedMaxDatagram - TouHeader.Size);
-        }
-
-        _sendMss = (int)Math.Max(mss, 64);
+        _sendMss = new AgreedOptions(_agreed, _sendShift, _receiveShift).SendMss(_options, peerMss);
         _congestion = CongestionControllerFactory.Create(_options.CongestionControl, _sendMss);
     }
 
@@ -254,7 +175,6 @@ public sealed partial class TouConnection
         }
 
         var offer = Extensions.ReadOffer(payload);
-        var local = LocalOffer();
         // A trailer that is present must verify, and a server that accepts the checksum must send one:
         // otherwise a damaged SYN+ACK could leave the two sides disagreeing about it.
         bool hasTrailer = datagram.Length > TouHeader.Size + header.PayloadLength;
@@ -265,25 +185,7 @@ public sealed partial class TouConnection
             return;
         }
 
-        // The server answers with the subset it accepts; what it accepts of ours is what we agree on.
-        _agreed = ExtensionSet.Plain;
-        if (offer.Extended && local.Extended)
-        {
-            _agreed.Extended = true;
-            _agreed.Sack = offer.Sack && local.Sack;
-            if (offer.Integrity && local.Integrity && !offer.Keys.IsEmpty)
-            {
-                _agreed.Integrity = true;
-                UseKeys(offer.Keys);
-            }
-
-            if (offer.WindowShift >= 0 && local.WindowShift >= 0)
-            {
-                _agreed.WindowShift = local.WindowShift;
-                _receiveShift = local.WindowShift;
-                _sendShift = offer.WindowShift;
-            }
-        }
+        Apply(AgreedOptions.ForClient(_options, offer));
 
         _irs = new SequenceNumber(header.SequenceNumber);
         _receiveSeqBase = _irs; // the server's first data byte is its ISN (seed numbering)
@@ -345,7 +247,7 @@ public sealed partial class TouConnection
 
         _windowUpdateAckOffset = 0;
         _windowUpdateSeqOffset = 0;
-        _peerWindow = (long)header.Window << (_agreed.WindowShift >= 0 ? _sendShift : 0);
+        _peerWindow = (long)header.Window << _sendShift;
         if (_rtoRetransmits == 0 && _synSentUs > 0)
         {
             _rtt.AddSample(nowUs - _synSentUs);

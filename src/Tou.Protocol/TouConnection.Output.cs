@@ -123,13 +123,13 @@ public sealed partial class TouConnection
 
         _synPending = false;
         _synSentUs = nowUs;
-        int payload = Extensions.WriteOffer(buffer[TouHeader.Size..], LocalOffer());
+        int payload = Extensions.WriteOffer(buffer[TouHeader.Size..], AgreedOptions.Offer(_options));
         if (!_options.EnableExtensions)
         {
             payload = 0;
         }
 
-        int length = WriteHeader(buffer, TouFlags.Syn, _iss, 0, payload, (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue));
+        int length = WriteHeader(buffer, TouFlags.Syn, _iss, 0, payload, AgreedOptions.HandshakeWindow(_options));
         return _options.EnableExtensions && _options.EnableIntegrity ? Extensions.AppendCrc(buffer, length) : length;
     }
 
@@ -145,7 +145,7 @@ public sealed partial class TouConnection
         _synAckPending = false;
 
         // Anti-amplification: until the handshake proves the address, it gets at most three times the bytes it sent.
-        int size = TouHeader.Size + (_agreed.Extended ? Extensions.MaxOfferSize : 0) + (_agreed.Integrity ? Extensions.TrailerSize : 0);
+        int size = AgreedOptions.SynAckSize(_agreed);
         if (_unvalidatedBytesOut + size > 3 * _unvalidatedBytesIn)
         {
             Stats.AmplificationLimited++;
@@ -160,7 +160,7 @@ public sealed partial class TouConnection
             payload = Extensions.WriteOffer(buffer[TouHeader.Size..], _agreed);
         }
 
-        int length = WriteHeader(buffer, TouFlags.Syn | TouFlags.Ack, _iss, _receiveSeqBase.Value, payload, (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue));
+        int length = WriteHeader(buffer, TouFlags.Syn | TouFlags.Ack, _iss, _receiveSeqBase.Value, payload, AgreedOptions.HandshakeWindow(_options));
         return _agreed.Integrity ? Extensions.AppendCrc(buffer, length) : length;
     }
 
@@ -459,7 +459,7 @@ public sealed partial class TouConnection
             Flags = flags,
             Window = window,
             PayloadLength = (ushort)payloadLength,
-            Mss = (uint)LocalMaxPayload,
+            Mss = (uint)AgreedOptions.LocalMaxPayload(_options),
         };
         header.Write(buffer);
         return TouHeader.Size + payloadLength;

@@ -467,7 +467,7 @@ public sealed class TouEndpoint : IDisposable
 
     private void SendCookieSynAck(long nowUs, SocketAddress remote, in TouHeader syn, in ExtensionSet offer, int synLength)
     {
-        var agreed = TouConnection.Negotiate(_options, offer);
+        var agreed = AgreedOptions.Accept(_options, offer);
         var remembered = agreed;
         remembered.WindowShift = agreed.WindowShift >= 0 ? offer.WindowShift : -1; // the client's shift is what must be kept
         uint cookie = _cookies.Create(nowUs, remote, syn.SequenceNumber, remembered);
@@ -483,12 +483,12 @@ public sealed class TouEndpoint : IDisposable
             SequenceNumber = cookie,
             AcknowledgementNumber = syn.SequenceNumber + 1,
             Flags = TouFlags.Syn | TouFlags.Ack,
-            Window = (ushort)Math.Min(_options.ReceiveBufferSize, ushort.MaxValue),
-            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.TrailerSize),
+            Window = AgreedOptions.HandshakeWindow(_options),
+            Mss = (uint)AgreedOptions.LocalMaxPayload(_options),
         };
 
         // One SYN+ACK per SYN, never larger than three times the SYN (anti-amplification).
-        int size = TouHeader.Size + (agreed.Extended ? Extensions.MaxOfferSize : 0) + (agreed.Integrity ? Extensions.TrailerSize : 0);
+        int size = AgreedOptions.SynAckSize(agreed);
         if (size > 3 * synLength)
         {
             return;
@@ -582,7 +582,7 @@ public sealed class TouEndpoint : IDisposable
             Flags = TouFlags.Rst | TouFlags.Ack,
             Window = 0,
             PayloadLength = 0,
-            Mss = (uint)(_options.MaxDatagramSize - TouHeader.Size - Extensions.TrailerSize),
+            Mss = (uint)AgreedOptions.LocalMaxPayload(_options),
         };
 
         // No trailer: a host without the connection has no key. Peers accept it only at the exact sequence number.
