@@ -11,7 +11,7 @@ public sealed partial class TouConnection
     internal void StartConnect(long nowUs)
     {
         _sendSeqBase = _iss + 1;
-        _rtoDeadline = nowUs + _rtt.RtoUs;
+        _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
         Log.Connecting(_logger, Id);
     }
 
@@ -27,7 +27,7 @@ public sealed partial class TouConnection
         _peerWindow = header.Window;
         SetMss(header.Mss);
         _lastReceiveUs = nowUs;
-        _rtoDeadline = nowUs + _rtt.RtoUs;
+        _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
         _synAckPending = true;
         _ = payload;
     }
@@ -50,7 +50,7 @@ public sealed partial class TouConnection
         _windowUpdateSeqOffset = 0;
         _peerWindow = (long)header.Window << _sendShift;
         _lastReceiveUs = nowUs;
-        _handshakeDeadline = TouTime.Never;
+        _timers.Clear(TimerKind.Handshake);
         BecomeEstablished(nowUs);
         if (header.PayloadLength > 0 || (header.Flags & TouFlags.Fin) != 0)
         {
@@ -199,7 +199,7 @@ public sealed partial class TouConnection
         }
 
         _lastReceiveUs = nowUs;
-        _rtoDeadline = TouTime.Never;
+        _timers.Clear(TimerKind.Retransmission);
         _handshakeAckPending = true;
         BecomeEstablished(nowUs);
     }
@@ -253,7 +253,7 @@ public sealed partial class TouConnection
             _rtt.AddSample(nowUs - _synSentUs);
         }
 
-        _rtoDeadline = TouTime.Never;
+        _timers.Clear(TimerKind.Retransmission);
         _lastReceiveUs = nowUs;
         BecomeEstablished(nowUs);
         if (header.PayloadLength > 0 || (flags & TouFlags.Fin) != 0)
@@ -266,6 +266,9 @@ public sealed partial class TouConnection
     {
         _phase = Phase.Established;
         WasEstablished = true;
+        _timers.Clear(TimerKind.Handshake);
+        ArmIdle();
+        ArmLinger();
         _rtoRetransmits = 0;
         _advertisedRightEdge = 0;
         ArmKeepAlive(nowUs);
@@ -361,6 +364,7 @@ public sealed partial class TouConnection
         }
 
         _lastReceiveUs = nowUs;
+        ArmIdle();
         ArmKeepAlive(nowUs);
 
         if ((flags & TouFlags.Ack) != 0)
@@ -484,9 +488,9 @@ public sealed partial class TouConnection
             _maxPeerWindow = Math.Max(_maxPeerWindow, peerWindow);
             _windowUpdateAckOffset = ackOffset;
             _windowUpdateSeqOffset = seqOffset;
-            if (opened && _persistDeadline != TouTime.Never && _sndUna + _peerWindow > _sndNxt)
+            if (opened && _timers[TimerKind.Persist] != TouTime.Never && _sndUna + _peerWindow > _sndNxt)
             {
-                _persistDeadline = TouTime.Never;
+                _timers.Clear(TimerKind.Persist);
                 _persistBackoff = 0;
             }
         }
@@ -498,7 +502,7 @@ public sealed partial class TouConnection
 
         if (ackOffset > _sndUna)
         {
-            _lastProgressUs = nowUs;
+            NoteProgress(nowUs);
             deliveredBytes += AcknowledgeUpTo(ackOffset, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
             _duplicateAcks = 0;
             _duplicateAckBytes = 0;
@@ -515,7 +519,7 @@ public sealed partial class TouConnection
 
         if (_agreed.Sack && !options.IsEmpty)
         {
-            _lastProgressUs = nowUs;
+            NoteProgress(nowUs);
             deliveredBytes += ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
         }
 
@@ -557,13 +561,13 @@ public sealed partial class TouConnection
         // Restart the retransmission timer on progress (RFC 6298 5.3); stop it when nothing is outstanding.
         if (deliveredBytes > 0)
         {
-            _rtoDeadline = HasOutstanding ? nowUs + _rtt.RtoUs : TouTime.Never;
+            _timers[TimerKind.Retransmission] = HasOutstanding ? nowUs + _rtt.RtoUs : TouTime.Never;
         }
 
         if (_finSent && !_finAcked && ackOffset >= _sndNxt + 1)
         {
             _finAcked = true;
-            _lastProgressUs = nowUs;
+            NoteProgress(nowUs);
             Log.FinAcknowledged(_logger, Id);
             MaybeFinishClose();
         }
@@ -754,7 +758,7 @@ public sealed partial class TouConnection
     /// </summary>
     private void DetectLosses(long nowUs, long ackOffset)
     {
-        _lossTimerDeadline = TouTime.Never;
+        _timers.Clear(TimerKind.LossDetection);
         if (_segments.Count == 0)
         {
             return;
@@ -789,7 +793,7 @@ public sealed partial class TouConnection
                 }
                 else
                 {
-                    _lossTimerDeadline = Math.Min(_lossTimerDeadline, lossAt);
+                    _timers[TimerKind.LossDetection] = Math.Min(_timers[TimerKind.LossDetection], lossAt);
                 }
             }
         }
@@ -926,9 +930,9 @@ public sealed partial class TouConnection
             {
                 _ackNow = true;
             }
-            else if (_delayedAckDeadline == TouTime.Never)
+            else if (_timers[TimerKind.DelayedAck] == TouTime.Never)
             {
-                _delayedAckDeadline = nowUs + TouTime.FromTimeSpan(_options.DelayedAckTimeout);
+                _timers[TimerKind.DelayedAck] = nowUs + TouTime.FromTimeSpan(_options.DelayedAckTimeout);
             }
 
             Raise(TouConnectionEvents.Readable);
@@ -1035,7 +1039,7 @@ public sealed partial class TouConnection
 
     private void ArmKeepAlive(long nowUs)
     {
-        _keepAliveDeadline = _options.KeepAliveInterval > TimeSpan.Zero
+        _timers[TimerKind.KeepAlive] = _options.KeepAliveInterval > TimeSpan.Zero
             ? nowUs + TouTime.FromTimeSpan(_options.KeepAliveInterval)
             : TouTime.Never;
     }

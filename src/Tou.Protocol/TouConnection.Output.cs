@@ -268,7 +268,7 @@ public sealed partial class TouConnection
     {
         _ackNow = false;
         _unackedSegments = 0;
-        _delayedAckDeadline = TouTime.Never;
+        _timers.Clear(TimerKind.DelayedAck);
     }
 
     /// <summary>A retransmission, new data or the FIN, as congestion control, flow control and pacing allow.</summary>
@@ -397,11 +397,11 @@ public sealed partial class TouConnection
         if (_pacingTokens >= length || _bytesInFlight == 0)
         {
             _pacingTokens -= length;
-            _pacingDeadline = TouTime.Never;
+            _timers.Clear(TimerKind.Pacing);
             return true;
         }
 
-        _pacingDeadline = nowUs + Math.Max(1, (long)Math.Ceiling((length - _pacingTokens) / bytesPerUs));
+        _timers[TimerKind.Pacing] = nowUs + Math.Max(1, (long)Math.Ceiling((length - _pacingTokens) / bytesPerUs));
         return false;
     }
 
@@ -471,18 +471,15 @@ public sealed partial class TouConnection
 
     private void ArmRto(long nowUs)
     {
-        if (_rtoDeadline == TouTime.Never)
-        {
-            _rtoDeadline = nowUs + _rtt.RtoUs;
-        }
+        _timers.ArmIfIdle(TimerKind.Retransmission, nowUs + _rtt.RtoUs);
     }
 
     private void ArmPersist(long nowUs)
     {
-        if (_persistDeadline == TouTime.Never && _bytesInFlight == 0 && !HasLostSegments)
+        if (_timers[TimerKind.Persist] == TouTime.Never && _bytesInFlight == 0 && !HasLostSegments)
         {
             long interval = Math.Min(Math.Max(_rtt.RtoUs, 200_000) << Math.Min(_persistBackoff, 10), TouTime.FromTimeSpan(_options.MaxRto));
-            _persistDeadline = nowUs + interval;
+            _timers[TimerKind.Persist] = nowUs + interval;
         }
     }
 
@@ -496,7 +493,7 @@ public sealed partial class TouConnection
 
         if (_phase == Phase.TimeWait)
         {
-            if (nowUs >= _timeWaitDeadline)
+            if (_timers.IsDue(TimerKind.TimeWait, nowUs))
             {
                 Release();
             }
@@ -506,20 +503,20 @@ public sealed partial class TouConnection
 
         if (_phase is Phase.SynSent or Phase.SynReceived)
         {
-            if (nowUs >= _handshakeDeadline)
+            if (_timers.IsDue(TimerKind.Handshake, nowUs))
             {
                 Log.HandshakeFailed(_logger, Id, _rtoRetransmits);
                 EndConnection(TouCloseReason.HandshakeTimeout, linger: false);
                 return;
             }
 
-            if (nowUs >= _rtoDeadline)
+            if (_timers.IsDue(TimerKind.Retransmission, nowUs))
             {
                 // SYN or SYN+ACK lost: send it again with exponential backoff.
                 _rtt.OnTimeout();
                 _rtoRetransmits++;
                 Stats.Retransmissions++;
-                _rtoDeadline = nowUs + _rtt.RtoUs;
+                _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
                 if (_phase == Phase.SynSent)
                 {
                     _synPending = true;
@@ -540,13 +537,13 @@ public sealed partial class TouConnection
             return;
         }
 
-        if (_options.IdleTimeout > TimeSpan.Zero && nowUs >= _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout))
+        if (_timers.IsDue(TimerKind.Idle, nowUs))
         {
             EndConnection(TouCloseReason.IdleTimeout, linger: false);
             return;
         }
 
-        if (_appClosed && nowUs >= LingerDeadline)
+        if (_timers.IsDue(TimerKind.Linger, nowUs))
         {
             // The application closed and the peer has acknowledged nothing new for LingerTimeout: give up.
             Log.LingerExpired(_logger, Id, (long)_options.LingerTimeout.TotalMilliseconds);
@@ -556,18 +553,18 @@ public sealed partial class TouConnection
             return;
         }
 
-        if (nowUs >= _delayedAckDeadline)
+        if (_timers.IsDue(TimerKind.DelayedAck, nowUs))
         {
-            _delayedAckDeadline = TouTime.Never;
+            _timers.Clear(TimerKind.DelayedAck);
             _ackNow = true;
         }
 
-        if (nowUs >= _lossTimerDeadline)
+        if (_timers.IsDue(TimerKind.LossDetection, nowUs))
         {
             DetectLosses(nowUs, _sndUna);
         }
 
-        if (nowUs >= _rtoDeadline)
+        if (_timers.IsDue(TimerKind.Retransmission, nowUs))
         {
             OnRetransmissionTimeout(nowUs);
             if (CloseReason != TouCloseReason.None)
@@ -576,9 +573,9 @@ public sealed partial class TouConnection
             }
         }
 
-        if (nowUs >= _persistDeadline)
+        if (_timers.IsDue(TimerKind.Persist, nowUs))
         {
-            _persistDeadline = TouTime.Never;
+            _timers.Clear(TimerKind.Persist);
             if (_written > _sndNxt && _sndUna + _peerWindow <= _sndNxt)
             {
                 _pingPending = true;
@@ -587,18 +584,18 @@ public sealed partial class TouConnection
             }
         }
 
-        if (nowUs >= _keepAliveDeadline)
+        if (_timers.IsDue(TimerKind.KeepAlive, nowUs))
         {
-            _keepAliveDeadline = nowUs + TouTime.FromTimeSpan(_options.KeepAliveInterval);
+            _timers[TimerKind.KeepAlive] = nowUs + TouTime.FromTimeSpan(_options.KeepAliveInterval);
             if (!HasOutstanding)
             {
                 _pingPending = true;
             }
         }
 
-        if (nowUs >= _pacingDeadline)
+        if (_timers.IsDue(TimerKind.Pacing, nowUs))
         {
-            _pacingDeadline = TouTime.Never;
+            _timers.Clear(TimerKind.Pacing);
         }
 
         Notify();
@@ -608,7 +605,7 @@ public sealed partial class TouConnection
     {
         if (_segments.Count == 0 || (!HasOutstanding))
         {
-            _rtoDeadline = TouTime.Never;
+            _timers.Clear(TimerKind.Retransmission);
             return;
         }
 
@@ -641,7 +638,7 @@ public sealed partial class TouConnection
         _duplicateAcks = 0;
         _duplicateAckBytes = 0;
         _pacingTokens = _sendMss;
-        _rtoDeadline = TouTime.Never; // re-armed by the retransmission
+        _timers.Clear(TimerKind.Retransmission); // re-armed by the retransmission
         Log.RetransmissionTimeout(_logger, Id, _consecutiveRtos, _rtt.RtoUs);
     }
 }

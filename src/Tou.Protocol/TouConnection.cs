@@ -35,10 +35,8 @@ public sealed partial class TouConnection : IDisposable
     private int _sendMss;       // data bytes per segment we send
     private ICongestionController _congestion = null!;
     private TouConnectionEvents _events;
-    private long _handshakeDeadline = TouTime.Never;
+    private readonly ConnectionTimers _timers = new();
     private long _lastReceiveUs;
-    private long _keepAliveDeadline = TouTime.Never;
-    private long _timeWaitDeadline = TouTime.Never;
     private bool _rstPending;
     private bool _disposed;
     private bool _appClosed;       // the application is gone: it reads no more; what it wrote is still delivered
@@ -62,10 +60,7 @@ public sealed partial class TouConnection : IDisposable
     private long _maxPeerWindow;
     private long _windowUpdateAckOffset = -1;
     private long _windowUpdateSeqOffset = -1;
-    private long _rtoDeadline = TouTime.Never;
-    private long _persistDeadline = TouTime.Never;
     private int _persistBackoff;
-    private long _lossTimerDeadline = TouTime.Never;
     private int _consecutiveRtos;
     private bool _inRecovery;
     private long _recoveryEnd;
@@ -75,7 +70,6 @@ public sealed partial class TouConnection : IDisposable
     private bool _pingPending;
     private double _pacingTokens;
     private long _pacingLastUs;
-    private long _pacingDeadline = TouTime.Never;
 
     // --- receive direction ---
     private SequenceNumber _irs;
@@ -90,7 +84,6 @@ public sealed partial class TouConnection : IDisposable
     private const int PlainAckQueueLength = 64;
     private readonly Queue<(uint Seq, uint Ack)> _plainAcks = new(4);
     private int _unackedSegments;
-    private long _delayedAckDeadline = TouTime.Never;
     private long _advertisedRightEdge;
     private long _lastSackUpdateStart = -1;
     private bool _plainFinAckPending;
@@ -113,7 +106,7 @@ public sealed partial class TouConnection : IDisposable
         _iss = new SequenceNumber(options.IsnGenerator?.Invoke() ?? RandomIsn(options));
         _lastReceiveUs = nowUs;
         _lastProgressUs = nowUs;
-        _handshakeDeadline = nowUs + TouTime.FromTimeSpan(options.HandshakeTimeout);
+        _timers[TimerKind.Handshake] = nowUs + TouTime.FromTimeSpan(options.HandshakeTimeout);
         _phase = isClient ? Phase.SynSent : Phase.SynReceived;
         Id = Interlocked.Increment(ref s_nextId);
         Stats = new TouConnectionStats();
@@ -194,41 +187,7 @@ public sealed partial class TouConnection : IDisposable
     public bool IsWriteCompleted => _finAcked;
 
     /// <summary>Deadline at which the owner must call the endpoint's timeout handling, or <see cref="TouTime.Never"/>.</summary>
-    public long NextDeadline
-    {
-        get
-        {
-            if (_phase == Phase.Released)
-            {
-                return TouTime.Never;
-            }
-
-            long d = Math.Min(_rtoDeadline, _delayedAckDeadline);
-            d = Math.Min(d, _persistDeadline);
-            d = Math.Min(d, _lossTimerDeadline);
-            d = Math.Min(d, _keepAliveDeadline);
-            d = Math.Min(d, _timeWaitDeadline);
-            d = Math.Min(d, _pacingDeadline);
-            if (_phase is Phase.SynSent or Phase.SynReceived)
-            {
-                d = Math.Min(d, _handshakeDeadline);
-            }
-            else if (_phase == Phase.Established && CloseReason == TouCloseReason.None)
-            {
-                if (_options.IdleTimeout > TimeSpan.Zero)
-                {
-                    d = Math.Min(d, _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout));
-                }
-
-                if (_appClosed)
-                {
-                    d = Math.Min(d, LingerDeadline);
-                }
-            }
-
-            return d;
-        }
-    }
+    public long NextDeadline => _phase == Phase.Released ? TouTime.Never : _timers.Next;
 
     internal bool IsReleased => _phase == Phase.Released;
 
@@ -244,7 +203,29 @@ public sealed partial class TouConnection : IDisposable
     /// <summary>Our initial sequence number (the server's SYN+ACK carries it).</summary>
     internal uint InitialSequence => _iss.Value;
 
-    private long LingerDeadline => _lastProgressUs + TouTime.FromTimeSpan(_options.LingerTimeout);
+    /// <summary>The peer acknowledged something new: the linger clock of a closed connection restarts.</summary>
+    private void NoteProgress(long nowUs)
+    {
+        _lastProgressUs = nowUs;
+        ArmLinger();
+    }
+
+    private void ArmLinger()
+    {
+        if (_appClosed && _phase == Phase.Established && CloseReason == TouCloseReason.None)
+        {
+            _timers[TimerKind.Linger] = _lastProgressUs + TouTime.FromTimeSpan(_options.LingerTimeout);
+        }
+    }
+
+    /// <summary>Something was heard from the peer: the idle timer restarts (established connections only).</summary>
+    private void ArmIdle()
+    {
+        if (_options.IdleTimeout > TimeSpan.Zero && _phase == Phase.Established && CloseReason == TouCloseReason.None)
+        {
+            _timers[TimerKind.Idle] = _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout);
+        }
+    }
 
     // Bookkeeping of the endpoint (it owns these).
     internal bool InTransmitQueue;
@@ -372,7 +353,7 @@ public sealed partial class TouConnection : IDisposable
         }
 
         _appClosed = true;
-        _lastProgressUs = nowUs;
+        NoteProgress(nowUs);
         if (ReadableBytes > 0)
         {
             ResetUnreadData();
@@ -455,8 +436,7 @@ public sealed partial class TouConnection : IDisposable
 
         var previous = State;
         CloseReason = reason;
-        _rtoDeadline = _persistDeadline = _lossTimerDeadline = _delayedAckDeadline = _keepAliveDeadline = _pacingDeadline = TouTime.Never;
-        _handshakeDeadline = TouTime.Never;
+        _timers.ClearAll();
         if (reason != TouCloseReason.Graceful)
         {
             _segments.Clear();
@@ -471,7 +451,7 @@ public sealed partial class TouConnection : IDisposable
         if (linger)
         {
             // Stay to re-acknowledge a retransmitted FIN whose ACK was lost.
-            _timeWaitDeadline = _lastReceiveUs + Math.Max(2 * _rtt.RtoUs, 1_000_000);
+            _timers[TimerKind.TimeWait] = _lastReceiveUs + Math.Max(2 * _rtt.RtoUs, 1_000_000);
         }
 
         Raise(TouConnectionEvents.Closed | TouConnectionEvents.Writable | TouConnectionEvents.Readable);
@@ -480,7 +460,7 @@ public sealed partial class TouConnection : IDisposable
     private void Release()
     {
         _phase = Phase.Released;
-        _timeWaitDeadline = TouTime.Never;
+        _timers.ClearAll();
         _sendBuffer?.Dispose();
         _sendBuffer = null;
         _segments.Clear();
