@@ -376,10 +376,7 @@ public sealed partial class TouConnection
         return pipe <= 0 || pipe + length <= _congestion.CongestionWindow;
     }
 
-    /// <summary>
-    /// Token bucket at 1.25 (2 in slow start) times cwnd/SRTT with a ten-segment burst, so a large window
-    /// leaves as a stream rather than a burst that overflows queues.
-    /// </summary>
+    /// <summary>Whether the pacer lets <paramref name="length"/> bytes leave now; if not, its timer says when.</summary>
     private bool PacingAllows(long nowUs, int length)
     {
         if (!_options.EnablePacing || !_rtt.HasSample)
@@ -387,21 +384,15 @@ public sealed partial class TouConnection
             return true;
         }
 
-        double rate = _congestion.PacingRate;
-        double bytesPerUs = rate > 0
-            ? rate / 1e6
-            : (_congestion.InSlowStart ? 2.0 : 1.25) * _congestion.CongestionWindow / Math.Max(_rtt.SmoothedRttUs, 1);
-        double burst = 10.0 * _sendMss;
-        _pacingTokens = Math.Min(burst, _pacingTokens + ((nowUs - _pacingLastUs) * bytesPerUs));
-        _pacingLastUs = nowUs;
-        if (_pacingTokens >= length || _bytesInFlight == 0)
+        double bytesPerUs = Pacer.BytesPerUs(_congestion.PacingRate, _congestion.InSlowStart, _congestion.CongestionWindow, _rtt.SmoothedRttUs);
+        long readyAt = _pacer.TryTake(nowUs, length, bytesPerUs, _sendMss, _bytesInFlight == 0);
+        if (readyAt == 0)
         {
-            _pacingTokens -= length;
             _timers.Clear(TimerKind.Pacing);
             return true;
         }
 
-        _timers[TimerKind.Pacing] = nowUs + Math.Max(1, (long)Math.Ceiling((length - _pacingTokens) / bytesPerUs));
+        _timers[TimerKind.Pacing] = readyAt;
         return false;
     }
 
@@ -637,7 +628,7 @@ public sealed partial class TouConnection
         _recoveryAckMark = _sndUna;
         _duplicateAcks = 0;
         _duplicateAckBytes = 0;
-        _pacingTokens = _sendMss;
+        _pacer.Restart(_sendMss);
         _timers.Clear(TimerKind.Retransmission); // re-armed by the retransmission
         Log.RetransmissionTimeout(_logger, Id, _consecutiveRtos, _rtt.RtoUs);
     }

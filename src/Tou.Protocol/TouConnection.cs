@@ -68,8 +68,7 @@ public sealed partial class TouConnection : IDisposable
     private long _rackSentUs = long.MinValue;
     private long _rackRttUs;
     private bool _pingPending;
-    private double _pacingTokens;
-    private long _pacingLastUs;
+    private readonly Pacer _pacer = new();
 
     // --- receive direction ---
     private SequenceNumber _irs;
