@@ -272,6 +272,14 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         _shutdown.Cancel();
         _timer.Dispose();
         _socket.Dispose();
+        lock (_gate)
+        {
+            TouMetrics.Retire(this, _engine.Stats);
+        }
+
+        Interlocked.Decrement(ref s_openEndpoints);
+        TouMetrics.EndpointClosed();
+        _completion.TrySetResult(); // the socket is gone: a later DisposeAsync has nothing to wait for
     }
 
     internal static long Now() => TouTime.FromStopwatchTimestamp(Stopwatch.GetTimestamp());
