@@ -301,7 +301,7 @@ public sealed partial class TouConnection
             }
             else
             {
-                _challengeAckPending = true;
+                _acks.RequestChallenge();
                 Drop(DropReason.Unexpected);
             }
 
@@ -316,11 +316,11 @@ public sealed partial class TouConnection
             {
                 if (!_agreed.Extended)
                 {
-                    QueuePlainFinAck(header);
+                    _acks.QueuePlainFinAck(header.AcknowledgementNumber, header.SequenceNumber + 1);
                 }
                 else
                 {
-                    _ackNow = true;
+                    _acks.RequestImmediate();
                 }
 
                 Notify();
@@ -357,7 +357,7 @@ public sealed partial class TouConnection
             : segEnd > _rcvNxt - (1L << 30) && seqOffset < windowEnd;
         if (!acceptable && _agreed.Extended)
         {
-            _ackNow = true;
+            _acks.RequestImmediate();
             Drop(DropReason.OutOfWindow);
             Notify();
             return;
@@ -390,16 +390,16 @@ public sealed partial class TouConnection
         {
             // The seed answers every data packet (duplicates and empty probes too) with its own ACK, which
             // carries the state right after that packet: identical ACKs would read as duplicate ACKs.
-            QueuePlainAck(header.AcknowledgementNumber, AckField);
+            _acks.QueuePlain(header.AcknowledgementNumber, AckField);
         }
         else if ((flags & TouFlags.Ping) != 0 || (_agreed.Extended && seqOffset < _rcvNxt && (flags & TouFlags.Fin) == 0 && (flags & TouFlags.Ack) == 0))
         {
-            _ackNow = true;
+            _acks.RequestImmediate();
         }
 
         if ((flags & TouFlags.Ping) != 0)
         {
-            _ackNow = true;
+            _acks.RequestImmediate();
         }
 
         if ((flags & TouFlags.Fin) != 0)
@@ -422,7 +422,7 @@ public sealed partial class TouConnection
             // RFC 5961: an RST that is in the window but not exactly at its edge earns a challenge ACK.
             if (seqOffset >= _rcvNxt && seqOffset < windowEnd)
             {
-                _challengeAckPending = true;
+                _acks.RequestChallenge();
                 Notify();
             }
 
@@ -457,7 +457,7 @@ public sealed partial class TouConnection
             // Acknowledges what we never sent: off-path guess or corruption.
             if (_agreed.Extended)
             {
-                _challengeAckPending = true;
+                _acks.RequestChallenge();
             }
 
             Drop(DropReason.OutOfWindow);
@@ -469,7 +469,7 @@ public sealed partial class TouConnection
         {
             if (_agreed.Extended)
             {
-                _challengeAckPending = true;
+                _acks.RequestChallenge();
             }
 
             Drop(DropReason.OutOfWindow);
@@ -902,7 +902,7 @@ public sealed partial class TouConnection
 
         if (data.IsEmpty)
         {
-            _ackNow = true; // duplicate or beyond the window: tell the sender where we are
+            _acks.RequestImmediate(); // duplicate or beyond the window: tell the sender where we are
             return;
         }
 
@@ -925,15 +925,7 @@ public sealed partial class TouConnection
 
             _outOfOrder.RemoveBelow(_rcvNxt);
             Stats.BytesDelivered += _rcvNxt - offset;
-            _unackedSegments++;
-            if (filledHole || !_agreed.Extended || _unackedSegments >= 2 || _options.DelayedAckTimeout == TimeSpan.Zero)
-            {
-                _ackNow = true;
-            }
-            else if (_timers[TimerKind.DelayedAck] == TouTime.Never)
-            {
-                _timers[TimerKind.DelayedAck] = nowUs + TouTime.FromTimeSpan(_options.DelayedAckTimeout);
-            }
+            _acks.OnInOrderSegment(nowUs, immediate: filledHole || !_agreed.Extended);
 
             Raise(TouConnectionEvents.Readable);
             CheckPeerFin();
@@ -950,16 +942,16 @@ public sealed partial class TouConnection
                 if (!_outOfOrder.Add(offset, end))
                 {
                     Drop(DropReason.OutOfOrderFull);
-                    _ackNow = true;
+                    _acks.RequestImmediate();
                     return;
                 }
 
                 _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
                 _receiveBuffer.Write(offset, data);
-                _lastSackUpdateStart = offset;
+                _acks.LastSackUpdateStart = offset;
             }
 
-            _ackNow = true; // out of order: acknowledge at once so the sender sees the hole
+            _acks.RequestImmediate(); // out of order: acknowledge at once so the sender sees the hole
         }
     }
 
@@ -983,7 +975,7 @@ public sealed partial class TouConnection
                 _peerFinOffset = Math.Max(received, staleOrCurrent);
             }
 
-            QueuePlainFinAck(header);
+            _acks.QueuePlainFinAck(header.AcknowledgementNumber, header.SequenceNumber + 1);
             CheckPeerFin();
             return;
         }
@@ -999,30 +991,13 @@ public sealed partial class TouConnection
                 Drop(DropReason.OutOfWindow);
             }
 
-            _ackNow = true;
+            _acks.RequestImmediate();
             return;
         }
 
         _peerFinOffset = finOffset;
-        _ackNow = true;
+        _acks.RequestImmediate();
         CheckPeerFin();
-    }
-
-    private void QueuePlainAck(uint seq, uint ack)
-    {
-        if (_plainAcks.Count == PlainAckQueueLength)
-        {
-            _plainAcks.Dequeue(); // superseded by the newer cumulative ACKs behind it
-        }
-
-        _plainAcks.Enqueue((seq, ack));
-    }
-
-    private void QueuePlainFinAck(in TouHeader header)
-    {
-        _plainFinAckPending = true;
-        _plainFinAckSeq = header.AcknowledgementNumber;
-        _plainFinAckAck = header.SequenceNumber + 1;
     }
 
     private void CheckPeerFin()
@@ -1030,7 +1005,10 @@ public sealed partial class TouConnection
         if (!_peerFinConsumed && _peerFinOffset >= 0 && _rcvNxt >= _peerFinOffset)
         {
             _peerFinConsumed = true;
-            _ackNow |= _agreed.Extended; // a plain peer's FIN has its own seed-style ACK queued already
+            if (_agreed.Extended)
+            {
+                _acks.RequestImmediate(); // a plain peer's FIN has its own seed-style ACK queued already
+            }
             Log.PeerClosed(_logger, Id);
             Raise(TouConnectionEvents.ReceiveCompleted | TouConnectionEvents.Readable);
             MaybeFinishClose();

@@ -78,15 +78,13 @@ public sealed partial class TouConnection
             return FinishPacket(buffer, TouFlags.Ack, SendSeq(0), _receiveSeqBase.Value, 0, unscaledWindow: true);
         }
 
-        if (_plainFinAckPending)
+        if (_acks.TryTakePlainFinAck(out uint finAckSeq, out uint finAckAck))
         {
-            _plainFinAckPending = false;
-            return FinishPacket(buffer, TouFlags.Ack, new SequenceNumber(_plainFinAckSeq), _plainFinAckAck, 0);
+            return FinishPacket(buffer, TouFlags.Ack, new SequenceNumber(finAckSeq), finAckAck, 0);
         }
 
-        if (_challengeAckPending)
+        if (_acks.TakeChallenge())
         {
-            _challengeAckPending = false;
             Stats.ChallengeAcks++;
             return BuildAck(buffer);
         }
@@ -106,7 +104,7 @@ public sealed partial class TouConnection
             }
         }
 
-        if (_ackNow || _plainAcks.Count > 0)
+        if (_acks.Pending)
         {
             return BuildAck(buffer);
         }
@@ -197,11 +195,11 @@ public sealed partial class TouConnection
 
     private int BuildAck(Span<byte> buffer)
     {
-        ClearAckState();
-        if (_plainAcks.TryDequeue(out var plain))
+        _acks.Sent();
+        if (_acks.TryTakePlain(out uint plainSeq, out uint plainAck))
         {
             // Seed style: seq = the acknum of the packet being acknowledged, ack = our state after it.
-            return FinishPacket(buffer, TouFlags.Ack, new SequenceNumber(plain.Seq), plain.Ack, 0);
+            return FinishPacket(buffer, TouFlags.Ack, new SequenceNumber(plainSeq), plainAck, 0);
         }
 
         int optionsLength = 0;
@@ -219,7 +217,7 @@ public sealed partial class TouConnection
         Stats.ProbesSent++;
         if (_agreed.Extended)
         {
-            ClearAckState();
+            _acks.Sent();
             return FinishPacket(buffer, TouFlags.Ack | TouFlags.Ping, SendSeq(_sndNxt), AckField, 0);
         }
 
@@ -238,7 +236,7 @@ public sealed partial class TouConnection
         int first = _outOfOrder.Count - 1;
         for (int i = 0; i < _outOfOrder.Count; i++)
         {
-            if (_outOfOrder.StartAt(i) <= _lastSackUpdateStart && _lastSackUpdateStart < _outOfOrder.EndAt(i))
+            if (_outOfOrder.StartAt(i) <= _acks.LastSackUpdateStart && _acks.LastSackUpdateStart < _outOfOrder.EndAt(i))
             {
                 first = i;
             }
@@ -262,13 +260,6 @@ public sealed partial class TouConnection
             BinaryPrimitives.WriteUInt32BigEndian(d[(at + 4)..], ReceiveSeq(_outOfOrder.EndAt(index)).Value);
             at += 8;
         }
-    }
-
-    private void ClearAckState()
-    {
-        _ackNow = false;
-        _unackedSegments = 0;
-        _timers.Clear(TimerKind.DelayedAck);
     }
 
     /// <summary>A retransmission, new data or the FIN, as congestion control, flow control and pacing allow.</summary>
@@ -404,7 +395,7 @@ public sealed partial class TouConnection
             // Data carries the acknowledgement; a SACK report still needs its own packet.
             if (!(_agreed.Sack && _outOfOrder.Count > 0))
             {
-                ClearAckState();
+                _acks.Sent();
             }
 
             return FinishPacket(buffer, TouFlags.Ack, SendSeq(offset), AckField, length);
@@ -419,7 +410,7 @@ public sealed partial class TouConnection
         var flags = _agreed.Extended ? TouFlags.Fin | TouFlags.Ack : TouFlags.Fin;
         if (_agreed.Extended)
         {
-            ClearAckState();
+            _acks.Sent();
         }
 
         return FinishPacket(buffer, flags, SendSeq(offset), AckField, 0);
@@ -546,8 +537,7 @@ public sealed partial class TouConnection
 
         if (_timers.IsDue(TimerKind.DelayedAck, nowUs))
         {
-            _timers.Clear(TimerKind.DelayedAck);
-            _ackNow = true;
+            _acks.OnDelayedAckDue();
         }
 
         if (_timers.IsDue(TimerKind.LossDetection, nowUs))

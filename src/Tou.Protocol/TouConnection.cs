@@ -79,20 +79,13 @@ public sealed partial class TouConnection : IDisposable
     private long _rcvRead;         // offset the application has read up to
     private long _peerFinOffset = -1;
     private bool _peerFinConsumed;
-    private bool _ackNow;
-    private const int PlainAckQueueLength = 64;
-    private readonly Queue<(uint Seq, uint Ack)> _plainAcks = new(4);
-    private int _unackedSegments;
+    private readonly AckTracker _acks;
     private long _advertisedRightEdge;
-    private long _lastSackUpdateStart = -1;
-    private bool _plainFinAckPending;
-    private uint _plainFinAckSeq;
-    private uint _plainFinAckAck;
-    private bool _challengeAckPending;
 
     internal TouConnection(TouEndpoint? endpoint, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
     {
         _chunkPool = chunkPool;
+        _acks = new AckTracker(_timers, options.DelayedAckTimeout);
 
         // Every other segment of a full window missing is the worst case; memory is bounded by the window anyway.
         _outOfOrder = new RangeSet(Math.Clamp(options.ReceiveBufferSize / 1000, 64, 4096));
@@ -311,7 +304,7 @@ public sealed partial class TouConnection : IDisposable
             long growth = window - advertised;
             if (growth >= Math.Min(2L * _sendMss, _receiveBuffer.Capacity / 4) || (advertised < _sendMss && window >= _sendMss))
             {
-                _ackNow = true;
+                _acks.RequestImmediate();
                 Notify();
             }
         }
