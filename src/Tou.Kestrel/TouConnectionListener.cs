@@ -1,10 +1,6 @@
 using System.Buffers;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Tou.Transport;
 
 namespace Tou.Kestrel;

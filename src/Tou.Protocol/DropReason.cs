@@ -1,8 +1,3 @@
-using System.Buffers.Binary;
-using Tou.Protocol.Buffers;
-using Tou.Protocol.Congestion;
-using Tou.Protocol.Wire;
-
 namespace Tou.Protocol;
 
 /// <summary>Why an incoming datagram was dropped.</summary>

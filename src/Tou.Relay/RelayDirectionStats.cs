@@ -1,7 +1,3 @@
-using System.Buffers;
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Tou.Simulation;
 
 namespace Tou.Relay;

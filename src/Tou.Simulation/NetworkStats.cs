@@ -1,7 +1,3 @@
-using System.Buffers;
-using System.Net;
-using Tou.Protocol;
-
 namespace Tou.Simulation;
 
 /// <summary>Counters of a <see cref="SimulatedNetwork"/>.</summary>

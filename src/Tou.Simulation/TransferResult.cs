@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Tou.Protocol;
 
 namespace Tou.Simulation;

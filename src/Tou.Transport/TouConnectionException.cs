@@ -1,4 +1,3 @@
-using System.Buffers;
 using Tou.Protocol;
 
 namespace Tou.Transport;

@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
-
 namespace Tou.Protocol.Wire;
 
 /// <summary>What one side offers, or both sides agreed, in the handshake.</summary>
