@@ -24,7 +24,7 @@ public sealed partial class TouConnection
         _receiveSeqBase = _irs + 1;
         _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
         Apply(AgreedOptions.ForServer(_options, offer, keys));
-        _peerWindow = header.Window;
+        _peerWindow.Start(header.Window, updatesFromStart: false);
         SetMss(header.Mss);
         _lastReceiveUs = nowUs;
         _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
@@ -46,9 +46,7 @@ public sealed partial class TouConnection
         _sendSeqBase = _iss;
         Apply(AgreedOptions.FromCookie(_options, cookie));
         SetMss(header.Mss);
-        _windowUpdateAckOffset = 0;
-        _windowUpdateSeqOffset = 0;
-        _peerWindow = (long)header.Window << _sendShift;
+        _peerWindow.Start((long)header.Window << _sendShift, updatesFromStart: true);
         _lastReceiveUs = nowUs;
         _timers.Clear(TimerKind.Handshake);
         BecomeEstablished(nowUs);
@@ -189,9 +187,7 @@ public sealed partial class TouConnection
 
         _irs = new SequenceNumber(header.SequenceNumber);
         _receiveSeqBase = _irs; // the server's first data byte is its ISN (seed numbering)
-        _peerWindow = header.Window;
-        _windowUpdateAckOffset = 0;
-        _windowUpdateSeqOffset = 0;
+        _peerWindow.Start(header.Window, updatesFromStart: true);
         SetMss(header.Mss);
         if (_rtoRetransmits == 0)
         {
@@ -245,9 +241,7 @@ public sealed partial class TouConnection
             return;
         }
 
-        _windowUpdateAckOffset = 0;
-        _windowUpdateSeqOffset = 0;
-        _peerWindow = (long)header.Window << _sendShift;
+        _peerWindow.Start((long)header.Window << _sendShift, updatesFromStart: true);
         if (_rtoRetransmits == 0 && _synSentUs > 0)
         {
             _rtt.AddSample(nowUs - _synSentUs);
@@ -465,7 +459,7 @@ public sealed partial class TouConnection
         }
 
         // RFC 5961 §5: an ACK older than the largest window the peer ever offered cannot be a late one of ours.
-        if (ackOffset < _sndUna - Math.Max(_maxPeerWindow, ushort.MaxValue))
+        if (ackOffset < _sndUna - Math.Max(_peerWindow.Largest, ushort.MaxValue))
         {
             if (_agreed.Extended)
             {
@@ -476,23 +470,11 @@ public sealed partial class TouConnection
             return false;
         }
 
-        long peerWindow = (long)header.Window << _sendShift;
-        bool windowChanged = false;
-
-        // RFC 793 window update rule, with offsets: take the window from the newest segment.
-        if (ackOffset > _windowUpdateAckOffset || (ackOffset == _windowUpdateAckOffset && seqOffset >= _windowUpdateSeqOffset))
+        var (windowChanged, opened) = _peerWindow.Update((long)header.Window << _sendShift, ackOffset, seqOffset);
+        if (opened && _timers[TimerKind.Persist] != TouTime.Never && _peerWindow.Room(_sndUna, _sndNxt) > 0)
         {
-            windowChanged = peerWindow != _peerWindow;
-            bool opened = peerWindow > _peerWindow;
-            _peerWindow = peerWindow;
-            _maxPeerWindow = Math.Max(_maxPeerWindow, peerWindow);
-            _windowUpdateAckOffset = ackOffset;
-            _windowUpdateSeqOffset = seqOffset;
-            if (opened && _timers[TimerKind.Persist] != TouTime.Never && _sndUna + _peerWindow > _sndNxt)
-            {
-                _timers.Clear(TimerKind.Persist);
-                _persistBackoff = 0;
-            }
+            _timers.Clear(TimerKind.Persist);
+            _peerWindow.Reopened();
         }
 
         long deliveredBytes = 0;

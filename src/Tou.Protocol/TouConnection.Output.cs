@@ -299,7 +299,7 @@ public sealed partial class TouConnection
         long unsent = _written - _sndNxt;
         if (unsent > 0)
         {
-            long windowRoom = _sndUna + _peerWindow - _sndNxt;
+            long windowRoom = _peerWindow.Room(_sndUna, _sndNxt);
             int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, windowRoom));
             if (length <= 0)
             {
@@ -460,8 +460,7 @@ public sealed partial class TouConnection
     {
         if (_timers[TimerKind.Persist] == TouTime.Never && _bytesInFlight == 0 && !HasLostSegments)
         {
-            long interval = Math.Min(Math.Max(_rtt.RtoUs, 200_000) << Math.Min(_persistBackoff, 10), TouTime.FromTimeSpan(_options.MaxRto));
-            _timers[TimerKind.Persist] = nowUs + interval;
+            _timers[TimerKind.Persist] = nowUs + _peerWindow.ProbeInterval(_rtt.RtoUs, TouTime.FromTimeSpan(_options.MaxRto));
         }
     }
 
@@ -557,10 +556,10 @@ public sealed partial class TouConnection
         if (_timers.IsDue(TimerKind.Persist, nowUs))
         {
             _timers.Clear(TimerKind.Persist);
-            if (_written > _sndNxt && _sndUna + _peerWindow <= _sndNxt)
+            if (_written > _sndNxt && _peerWindow.Room(_sndUna, _sndNxt) <= 0)
             {
                 _pingPending = true;
-                _persistBackoff++;
+                _peerWindow.ProbeSent();
                 Stats.ZeroWindowProbes++;
             }
         }

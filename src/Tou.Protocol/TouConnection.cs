@@ -56,11 +56,7 @@ public sealed partial class TouConnection : IDisposable
     private bool _finSent;
     private bool _finAcked;
     private long _bytesInFlight;
-    private long _peerWindow;
-    private long _maxPeerWindow;
-    private long _windowUpdateAckOffset = -1;
-    private long _windowUpdateSeqOffset = -1;
-    private int _persistBackoff;
+    private readonly SendWindow _peerWindow = new();
     private int _consecutiveRtos;
     private bool _inRecovery;
     private long _recoveryEnd;
