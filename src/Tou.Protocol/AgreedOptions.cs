@@ -125,10 +125,10 @@ internal readonly record struct AgreedOptions(ExtensionSet Agreed, int SendShift
         TouHeader.Size + (agreed.Extended ? Extensions.MaxOfferSize : 0) + (agreed.Integrity ? Extensions.TrailerSize : 0);
 
     /// <summary>Data bytes per segment this side sends: the peer's <c>mss</c>, our own limit, and for a plain peer the seed's 1,024-byte receive buffer.</summary>
-    public int SendMss(TouOptions options, uint peerMss)
+    public static int SendMss(TouOptions options, bool extended, uint peerMss)
     {
         long mss = Math.Min(peerMss, (uint)LocalMaxPayload(options));
-        if (!Agreed.Extended)
+        if (!extended)
         {
             mss = Math.Min(mss, TouConnection.SeedMaxDatagram - TouHeader.Size);
         }

@@ -74,7 +74,7 @@ public sealed partial class TouConnection
 
     private void SetMss(uint peerMss)
     {
-        _sendMss = new AgreedOptions(_agreed, _sendShift, _receiveShift).SendMss(_options, peerMss);
+        _sendMss = AgreedOptions.SendMss(_options, _agreed.Extended, peerMss);
         _congestion = CongestionControllerFactory.Create(_options.CongestionControl, _sendMss);
     }
 
@@ -114,7 +114,6 @@ public sealed partial class TouConnection
             bool bareRst = (flags & TouFlags.Rst) != 0 && datagram.Length == TouHeader.Size && header.PayloadLength == 0;
             if (!authenticated && !bareRst)
             {
-                Stats.IntegrityFailures++;
                 Drop(DropReason.Integrity);
                 return;
             }
@@ -178,7 +177,6 @@ public sealed partial class TouConnection
         bool hasTrailer = datagram.Length > TouHeader.Size + header.PayloadLength;
         if ((hasTrailer && !Extensions.VerifyCrc(datagram, header.PayloadLength)) || (offer.Integrity && !hasTrailer))
         {
-            Stats.IntegrityFailures++;
             Drop(DropReason.Integrity);
             return;
         }
@@ -406,6 +404,9 @@ public sealed partial class TouConnection
 
     private long ReceiveCapacity => _options.ReceiveBufferSize;
 
+    /// <summary>The end of the highest data received, in order or not.</summary>
+    private long ReceivedEnd => _outOfOrder.Count > 0 ? Math.Max(_rcvNxt, _outOfOrder.HighestEnd) : _rcvNxt;
+
     private void HandleRst(long seqOffset, long windowEnd, bool authenticated)
     {
         // The exact edge is our acknowledgement number, which counts the peer's FIN once consumed. A tagged RST
@@ -501,8 +502,13 @@ public sealed partial class TouConnection
 
         if (_agreed.Sack && !options.IsEmpty)
         {
-            NoteProgress(nowUs);
-            deliveredBytes += ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
+            long sacked = ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
+            if (sacked > 0)
+            {
+                NoteProgress(nowUs); // new data reached the peer, though not yet in order
+            }
+
+            deliveredBytes += sacked;
         }
 
         if (rttSampleUs >= 0)
@@ -953,8 +959,7 @@ public sealed partial class TouConnection
             if (_peerFinOffset < 0)
             {
                 // A stale number points at or below what arrived; the true one (a Tou.Kestrel peer) is the end itself.
-                long received = Math.Max(_rcvNxt, _outOfOrder.Count > 0 ? _outOfOrder.HighestEnd : _rcvNxt);
-                _peerFinOffset = Math.Max(received, staleOrCurrent);
+                _peerFinOffset = Math.Max(ReceivedEnd, staleOrCurrent);
             }
 
             _acks.QueuePlainFinAck(header.AcknowledgementNumber, header.SequenceNumber + 1);
@@ -962,11 +967,10 @@ public sealed partial class TouConnection
             return;
         }
 
-        // The FIN must sit exactly at the end of the data received so far: a FIN anywhere else is either early
-        // (reordered; it is retransmitted) or forged, and accepting it would cut the stream short.
-        long receivedEnd = _outOfOrder.Count > 0 ? Math.Max(_rcvNxt, _outOfOrder.HighestEnd) : _rcvNxt;
-        if (finOffset < _rcvNxt || finOffset > windowEnd || (_peerFinOffset >= 0 && finOffset != _peerFinOffset)
-            || finOffset != receivedEnd)
+        // The FIN must sit exactly at the end of the data received so far (which lies inside the window): a FIN
+        // anywhere else is either early (reordered; it is retransmitted) or forged, and accepting it would cut the
+        // stream short.
+        if (finOffset != ReceivedEnd || (_peerFinOffset >= 0 && finOffset != _peerFinOffset))
         {
             if (!(_peerFinConsumed && finOffset == _peerFinOffset))
             {
@@ -1007,6 +1011,7 @@ public sealed partial class TouConnection
     private void Drop(DropReason reason)
     {
         Stats.PacketsDropped++;
+        Stats.IntegrityFailures += reason == DropReason.Integrity ? 1 : 0;
         Log.PacketDropped(_logger, Id, reason);
     }
 }

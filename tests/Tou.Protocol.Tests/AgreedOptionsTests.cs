@@ -51,7 +51,7 @@ public class AgreedOptionsTests
     {
         var server = AgreedOptions.ForServer(new TouOptions(), ExtensionSet.Plain, Keys);
         Assert.Equal(AgreedOptions.Plain, server);
-        Assert.Equal(1024 - TouHeader.Size, server.SendMss(new TouOptions(), peerMss: 1024));
+        Assert.Equal(1024 - TouHeader.Size, AgreedOptions.SendMss(new TouOptions(), server.Agreed.Extended, peerMss: 1024));
 
         var client = AgreedOptions.ForClient(new TouOptions { EnableExtensions = false }, AgreedOptions.Accept(new TouOptions(), AgreedOptions.Offer(new TouOptions())));
         Assert.False(client.Agreed.Extended);
@@ -81,9 +81,9 @@ public class AgreedOptionsTests
         var options = new TouOptions { MaxDatagramSize = 9000 };
         var extended = AgreedOptions.ForServer(options, AgreedOptions.Offer(options), Keys);
         Assert.Equal(9000 - TouHeader.Size - Extensions.TrailerSize, AgreedOptions.LocalMaxPayload(options));
-        Assert.Equal(1427, extended.SendMss(options, peerMss: 1427));
-        Assert.Equal(8975, extended.SendMss(options, peerMss: 60_000));
-        Assert.Equal(64, extended.SendMss(options, peerMss: 10));
+        Assert.Equal(1427, AgreedOptions.SendMss(options, extended.Agreed.Extended, peerMss: 1427));
+        Assert.Equal(8975, AgreedOptions.SendMss(options, extended.Agreed.Extended, peerMss: 60_000));
+        Assert.Equal(64, AgreedOptions.SendMss(options, extended.Agreed.Extended, peerMss: 10));
         Assert.Equal(ushort.MaxValue, AgreedOptions.HandshakeWindow(new TouOptions()));
         Assert.Equal(TouHeader.Size + Extensions.MaxOfferSize + Extensions.TrailerSize, AgreedOptions.SynAckSize(extended.Agreed));
     }
