@@ -484,17 +484,13 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         lock (_gate)
         {
             _closeWhenDelivered = true;
-        }
-
-        await DisposeAsync().ConfigureAwait(false);
-        lock (_gate)
-        {
-            if (!_disposed)
+            if (_draining && !_disposed)
             {
-                AfterEngineWork(Now()); // may already be delivered
+                AfterEngineWork(Now()); // disposed already: close now if everything is delivered
             }
         }
 
+        await DisposeAsync().ConfigureAwait(false);
         await _completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
