@@ -1,34 +1,34 @@
 namespace Tou.Protocol;
 
 /// <summary>
-/// Binary min-heap of connections by deadline in which each connection knows its slot, so a deadline
-/// moves in place (O(log n)) and the heap never holds more than one entry per connection. This is the
+/// Binary min-heap of connection entries by deadline in which each entry knows its slot, so a deadline
+/// moves in place (O(log n)) and the heap never holds more than one entry per entry. This is the
 /// endpoint's single timer for all its connections.
 /// </summary>
 internal sealed class TimerHeap
 {
-    private TouConnection[] _items = new TouConnection[16];
+    private ConnectionEntry[] _items = new ConnectionEntry[16];
 
     public int Count { get; private set; }
 
-    public bool TryPeek(out TouConnection connection, out long deadline)
+    public bool TryPeek(out ConnectionEntry entry, out long deadline)
     {
         if (Count == 0)
         {
-            connection = null!;
+            entry = null!;
             deadline = TouTime.Never;
             return false;
         }
 
-        connection = _items[0];
-        deadline = connection.ScheduledDeadline;
+        entry = _items[0];
+        deadline = entry.Deadline;
         return true;
     }
 
     /// <summary>Sets the connection's deadline, inserting, moving or removing it (<see cref="TouTime.Never"/> removes).</summary>
-    public void Update(TouConnection connection, long deadline)
+    public void Update(ConnectionEntry entry, long deadline)
     {
-        int index = connection.TimerIndex;
+        int index = entry.TimerIndex;
         if (deadline == TouTime.Never)
         {
             if (index >= 0)
@@ -36,12 +36,12 @@ internal sealed class TimerHeap
                 RemoveAt(index);
             }
 
-            connection.ScheduledDeadline = TouTime.Never;
+            entry.Deadline = TouTime.Never;
             return;
         }
 
-        long previous = connection.ScheduledDeadline;
-        connection.ScheduledDeadline = deadline;
+        long previous = entry.Deadline;
+        entry.Deadline = deadline;
         if (index < 0)
         {
             if (Count == _items.Length)
@@ -49,7 +49,7 @@ internal sealed class TimerHeap
                 Array.Resize(ref _items, _items.Length * 2);
             }
 
-            Place(connection, Count++);
+            Place(entry, Count++);
             SiftUp(Count - 1);
         }
         else if (deadline < previous)
@@ -91,10 +91,10 @@ internal sealed class TimerHeap
         }
     }
 
-    private void Place(TouConnection connection, int index)
+    private void Place(ConnectionEntry entry, int index)
     {
-        _items[index] = connection;
-        connection.TimerIndex = index;
+        _items[index] = entry;
+        entry.TimerIndex = index;
     }
 
     private void SiftUp(int index)
@@ -103,7 +103,7 @@ internal sealed class TimerHeap
         while (index > 0)
         {
             int parent = (index - 1) >> 1;
-            if (_items[parent].ScheduledDeadline <= item.ScheduledDeadline)
+            if (_items[parent].Deadline <= item.Deadline)
             {
                 break;
             }
@@ -126,12 +126,12 @@ internal sealed class TimerHeap
                 break;
             }
 
-            if (child + 1 < Count && _items[child + 1].ScheduledDeadline < _items[child].ScheduledDeadline)
+            if (child + 1 < Count && _items[child + 1].Deadline < _items[child].Deadline)
             {
                 child++;
             }
 
-            if (_items[child].ScheduledDeadline >= item.ScheduledDeadline)
+            if (_items[child].Deadline >= item.Deadline)
             {
                 break;
             }

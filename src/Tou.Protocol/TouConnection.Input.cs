@@ -265,7 +265,7 @@ public sealed partial class TouConnection
         _advertisedRightEdge = 0;
         ArmKeepAlive(nowUs);
         Log.ConnectionEstablished(_logger, Id, _agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift, _sendMss);
-        _endpoint?.OnEstablished(this);
+        _host?.OnEstablished();
         Raise(TouConnectionEvents.Connected | TouConnectionEvents.Writable);
         Notify();
     }
@@ -515,7 +515,7 @@ public sealed partial class TouConnection
         {
             _rtt.AddSample(rttSampleUs);
             Stats.RttSamples++;
-            _endpoint?.RttSampled?.Invoke(rttSampleUs);
+            _host?.OnRttSample(rttSampleUs);
         }
 
         if (newestDeliveredSentUs > _rackSentUs || (newestDeliveredSentUs == _rackSentUs && newestDeliveredEnd > _rackEnd))

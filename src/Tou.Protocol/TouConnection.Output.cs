@@ -287,7 +287,7 @@ public sealed partial class TouConnection
                 StampDeliveryState(ref seg, nowUs);
                 _bytesInFlight += seg.Length;
                 Stats.Retransmissions++;
-                _endpoint?.OnRetransmission();
+                _host?.OnRetransmission();
                 Log.Retransmitting(_logger, Id, SendSeq(seg.Offset).Value, seg.Length, _inRecovery);
                 RecountLost();
                 ArmRto(nowUs);
@@ -434,7 +434,7 @@ public sealed partial class TouConnection
     {
         var header = new TouHeader
         {
-            SourcePort = _endpoint?.LocalPort ?? 0,
+            SourcePort = _host?.LocalPort ?? 0,
             DestinationPort = RemotePort,
             SequenceNumber = seq.Value,
             AcknowledgementNumber = ack,

@@ -26,7 +26,7 @@ public sealed partial class TouConnection : IDisposable
     private readonly bool _isClient;
     private readonly RttEstimator _rtt;
     private readonly ChunkPool _chunkPool;
-    private TouEndpoint? _endpoint;
+    private readonly IConnectionHost? _host;
 
     private Phase _phase;
     private ExtensionSet _agreed = ExtensionSet.Plain;
@@ -78,14 +78,14 @@ public sealed partial class TouConnection : IDisposable
     private readonly AckTracker _acks;
     private long _advertisedRightEdge;
 
-    internal TouConnection(TouEndpoint? endpoint, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
+    internal TouConnection(IConnectionHost? host, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
     {
         _chunkPool = chunkPool;
         _acks = new AckTracker(_timers, options.DelayedAckTimeout);
 
         // Every other segment of a full window missing is the worst case; memory is bounded by the window anyway.
         _outOfOrder = new RangeSet(Math.Clamp(options.ReceiveBufferSize / 1000, 64, 4096));
-        _endpoint = endpoint;
+        _host = host;
         RemoteAddress = remoteAddress;
         _isClient = isClient;
         _options = options;
@@ -214,12 +214,6 @@ public sealed partial class TouConnection : IDisposable
             _timers[TimerKind.Idle] = _lastReceiveUs + TouTime.FromTimeSpan(_options.IdleTimeout);
         }
     }
-
-    // Bookkeeping of the endpoint (it owns these).
-    internal bool InTransmitQueue;
-    internal bool InEventQueue;
-    internal long ScheduledDeadline = TouTime.Never;
-    internal int TimerIndex = -1;
 
     /// <summary>Returns and clears what changed since the last call.</summary>
     public TouConnectionEvents TakeEvents()
@@ -392,12 +386,12 @@ public sealed partial class TouConnection : IDisposable
         Abort();
     }
 
-    private void Notify() => _endpoint?.OnConnectionChanged(this);
+    private void Notify() => _host?.OnTransmitReady();
 
     private void Raise(TouConnectionEvents e)
     {
         _events |= e;
-        _endpoint?.OnConnectionEvent(this);
+        _host?.OnEventsRaised();
     }
 
     private bool CanWrite => !_finQueued && CloseReason == TouCloseReason.None && _phase is not Phase.Released;

@@ -20,15 +20,14 @@ public sealed class TouEndpoint : IDisposable
 
     private readonly TouOptions _options;
     private readonly ILogger _logger;
-    private readonly Dictionary<SocketAddress, TouConnection> _connections = new();
+    private readonly Dictionary<SocketAddress, ConnectionEntry> _connections = new();
     private readonly Queue<TouConnection> _acceptQueue = new();
-    private readonly Queue<TouConnection> _transmitQueue = new();
-    private readonly Queue<TouConnection> _eventQueue = new();
+    private readonly Queue<ConnectionEntry> _transmitQueue = new();
+    private readonly Queue<ConnectionEntry> _eventQueue = new();
     private readonly TimerHeap _timers = new();
     private readonly Queue<ControlPacket> _controlPackets = new();
     private readonly SynCookies _cookies;
-    private readonly Dictionary<SocketAddress, ClosedConnection> _recentlyClosed = new();
-    private readonly Queue<(SocketAddress Address, long ExpiresUs)> _recentlyClosedOrder = new();
+    private readonly RecentlyClosedTable _recentlyClosed = new(MaxRecentlyClosed);
     private readonly ChunkPool _chunkPool = new(maxRetained: 1024); // up to 16 MiB of free chunks kept for reuse
     private int _pendingHandshakes;
     private bool _disposed;
@@ -64,9 +63,9 @@ public sealed class TouEndpoint : IDisposable
     /// <summary>Aborts every connection (each sends RST on the next <see cref="PollTransmit"/>).</summary>
     public void AbortAll()
     {
-        foreach (var connection in _connections.Values)
+        foreach (var entry in _connections.Values)
         {
-            connection.Abort();
+            entry.Connection.Abort();
         }
     }
 
@@ -78,11 +77,11 @@ public sealed class TouEndpoint : IDisposable
     public void Shutdown()
     {
         IsListening = false;
-        foreach (var connection in _connections.Values)
+        foreach (var entry in _connections.Values)
         {
-            if (!connection.IsClosedByApplication)
+            if (!entry.Connection.IsClosedByApplication)
             {
-                connection.Abort();
+                entry.Connection.Abort();
             }
         }
     }
@@ -98,9 +97,9 @@ public sealed class TouEndpoint : IDisposable
 
     private bool AllConnections(Func<TouConnection, bool> predicate)
     {
-        foreach (var connection in _connections.Values)
+        foreach (var entry in _connections.Values)
         {
-            if (!predicate(connection))
+            if (!predicate(entry.Connection))
             {
                 return false;
             }
@@ -113,7 +112,7 @@ public sealed class TouEndpoint : IDisposable
     public TouConnection? FindConnection(SocketAddress remote)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        return _connections.GetValueOrDefault(remote);
+        return _connections.GetValueOrDefault(remote)?.Connection;
     }
 
     /// <summary>Connections held now (handshaking, established or lingering after close).</summary>
@@ -132,7 +131,7 @@ public sealed class TouEndpoint : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_connections.TryGetValue(remote, out var existing))
         {
-            if (existing.State != TouConnectionState.Closed)
+            if (existing.Connection.State != TouConnectionState.Closed)
             {
                 throw new InvalidOperationException($"This endpoint already has a connection to {remote}; TOU demultiplexes by remote address, so use another local endpoint.");
             }
@@ -145,13 +144,11 @@ public sealed class TouEndpoint : IDisposable
             throw new InvalidOperationException($"This endpoint holds TouOptions.MaxConnections ({_options.MaxConnections}) connections already.");
         }
 
-        var key = CopyAddress(remote);
-        var connection = new TouConnection(this, key, isClient: true, _options, _logger, nowUs, _chunkPool);
-        _connections.Add(key, connection);
-        connection.StartConnect(nowUs);
+        var entry = Add(remote, isClient: true, nowUs);
+        entry.Connection.StartConnect(nowUs);
         Stats.ConnectionsConnected++;
-        OnConnectionChanged(connection);
-        return connection;
+        OnTransmitReady(entry);
+        return entry.Connection;
     }
 
     /// <summary>The next incoming connection whose handshake completed, or null.</summary>
@@ -160,10 +157,10 @@ public sealed class TouEndpoint : IDisposable
     /// <summary>The next connection with events to deliver (see <see cref="TouConnection.TakeEvents"/>), or null.</summary>
     public TouConnection? PollEvents()
     {
-        while (_eventQueue.TryDequeue(out var connection))
+        if (_eventQueue.TryDequeue(out var entry))
         {
-            connection.InEventQueue = false;
-            return connection;
+            entry.InEventQueue = false;
+            return entry.Connection;
         }
 
         return null;
@@ -179,17 +176,17 @@ public sealed class TouEndpoint : IDisposable
         }
 
         Stats.DatagramsReceived++;
-        if (_connections.TryGetValue(remote, out var connection))
+        if (_connections.TryGetValue(remote, out var entry))
         {
-            if (IsFreshSyn(datagram, connection))
+            if (IsFreshSyn(datagram, entry.Connection))
             {
-                connection.Abort();
-                Remove(connection); // a new connection from an address whose old one is over or abandoned
+                entry.Connection.Abort();
+                Remove(entry); // a new connection from an address whose old one is over or abandoned
             }
             else
             {
-                connection.HandleDatagram(nowUs, datagram);
-                AfterActivity(connection);
+                entry.Connection.HandleDatagram(nowUs, datagram);
+                AfterActivity(entry);
                 return;
             }
         }
@@ -216,7 +213,7 @@ public sealed class TouEndpoint : IDisposable
             return;
         }
 
-        if (_recentlyClosed.TryGetValue(remote, out var closed) && closed.ExpiresUs > nowUs)
+        if (_recentlyClosed.TryGet(remote, nowUs, out var closed))
         {
             // A connection that closed gracefully here: the peer missed our last ACK and repeats its FIN or
             // data. Acknowledge everything again (TCP's TIME-WAIT, kept as a small record, not the connection).
@@ -249,10 +246,6 @@ public sealed class TouEndpoint : IDisposable
     }
 
     /// <summary>
-    /// A SYN that starts over from an address whose server-side connection is over, or still half-open with
-    /// another initial sequence number (the client restarted, e.g. a reused port), replaces that connection.
-    /// </summary>
-    /// <summary>
     /// Handles a buffer that may hold several back-to-back packets from one sender, as UDP receive offload
     /// (GRO) delivers them: all as long as the first except perhaps the last. Only packets of a known
     /// connection are split (its checksum setting tells the packet length); anything else is one datagram.
@@ -260,13 +253,13 @@ public sealed class TouEndpoint : IDisposable
     public void HandleCoalesced(long nowUs, SocketAddress remote, ReadOnlySpan<byte> buffer)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        if (!_connections.TryGetValue(remote, out var connection) || !TouHeader.TryRead(buffer, out var first))
+        if (!_connections.TryGetValue(remote, out var entry) || !TouHeader.TryRead(buffer, out var first))
         {
             HandleDatagram(nowUs, remote, buffer);
             return;
         }
 
-        int segment = TouHeader.Size + first.PayloadLength + (connection.IntegrityNegotiated ? Extensions.TrailerSize : 0);
+        int segment = TouHeader.Size + first.PayloadLength + (entry.Connection.IntegrityNegotiated ? Extensions.TrailerSize : 0);
         if (segment >= buffer.Length)
         {
             HandleDatagram(nowUs, remote, buffer);
@@ -279,6 +272,10 @@ public sealed class TouEndpoint : IDisposable
         }
     }
 
+    /// <summary>
+    /// A SYN that starts over from an address whose server-side connection is over, or still half-open with
+    /// another initial sequence number (the client restarted, e.g. a reused port), replaces that connection.
+    /// </summary>
     private static bool IsFreshSyn(ReadOnlySpan<byte> datagram, TouConnection old) =>
         TouHeader.TryRead(datagram, out var h) && h.Flags == TouFlags.Syn && !old.IsClient
         && (old.State == TouConnectionState.Closed || (old.State == TouConnectionState.Connecting && h.SequenceNumber != old.PeerInitialSequence))
@@ -310,24 +307,23 @@ public sealed class TouEndpoint : IDisposable
             return;
         }
 
-        var key = CopyAddress(remote);
-        var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs, _chunkPool);
-        _connections.Add(key, connection);
+        var entry = Add(remote, isClient: false, nowUs);
+        var connection = entry.Connection;
         _pendingHandshakes++;
         var keys = offer.Integrity && _options.EnableIntegrity ? _cookies.DeriveIntegrityKeys(remote, header.SequenceNumber, connection.InitialSequence) : default;
         connection.AcceptSyn(nowUs, header, payload, offer, datagram.Length, keys);
-        OnConnectionChanged(connection);
+        OnTransmitReady(entry);
     }
 
     /// <summary>Runs the timers that are due.</summary>
     public void HandleTimeouts(long nowUs)
     {
         // Bounded: each connection runs at most once per call even if its new deadline is already due.
-        for (int budget = _timers.Count; budget > 0 && _timers.TryPeek(out var connection, out long deadline) && deadline <= nowUs; budget--)
+        for (int budget = _timers.Count; budget > 0 && _timers.TryPeek(out var entry, out long deadline) && deadline <= nowUs; budget--)
         {
-            _timers.Update(connection, TouTime.Never);
-            connection.HandleTimeout(nowUs);
-            AfterActivity(connection);
+            _timers.Update(entry, TouTime.Never);
+            entry.Connection.HandleTimeout(nowUs);
+            AfterActivity(entry);
         }
     }
 
@@ -355,20 +351,16 @@ public sealed class TouEndpoint : IDisposable
             };
         }
 
-        while (_transmitQueue.TryDequeue(out var connection))
+        while (_transmitQueue.TryDequeue(out var entry))
         {
-            connection.InTransmitQueue = false;
+            entry.InTransmitQueue = false;
+            var connection = entry.Connection;
             int length = connection.PollTransmit(nowUs, buffer);
-            AfterActivity(connection);
+            AfterActivity(entry);
             if (length > 0)
             {
                 // Round robin: a connection with more to send goes to the back of the queue.
-                if (!connection.IsReleased && !connection.InTransmitQueue)
-                {
-                    connection.InTransmitQueue = true;
-                    _transmitQueue.Enqueue(connection);
-                }
-
+                EnqueueTransmit(entry);
                 destination = connection.RemoteAddress;
                 Stats.DatagramsSent++;
                 return length;
@@ -387,9 +379,9 @@ public sealed class TouEndpoint : IDisposable
         }
 
         _disposed = true;
-        foreach (var connection in _connections.Values)
+        foreach (var entry in _connections.Values)
         {
-            connection.Dispose();
+            entry.Connection.Dispose();
         }
 
         _connections.Clear();
@@ -398,24 +390,37 @@ public sealed class TouEndpoint : IDisposable
         _acceptQueue.Clear();
     }
 
-    internal void OnConnectionChanged(TouConnection connection)
+    internal void OnTransmitReady(ConnectionEntry entry)
     {
-        if (!connection.InTransmitQueue && !connection.IsReleased)
-        {
-            connection.InTransmitQueue = true;
-            _transmitQueue.Enqueue(connection);
-        }
-
-        Reschedule(connection);
+        EnqueueTransmit(entry);
+        Reschedule(entry);
     }
 
-    internal void OnConnectionEvent(TouConnection connection)
+    internal void OnEventsRaised(ConnectionEntry entry)
     {
-        if (!connection.InEventQueue)
+        if (!entry.InEventQueue)
         {
-            connection.InEventQueue = true;
-            _eventQueue.Enqueue(connection);
+            entry.InEventQueue = true;
+            _eventQueue.Enqueue(entry);
         }
+    }
+
+    private void EnqueueTransmit(ConnectionEntry entry)
+    {
+        if (!entry.InTransmitQueue && !entry.Connection.IsReleased)
+        {
+            entry.InTransmitQueue = true;
+            _transmitQueue.Enqueue(entry);
+        }
+    }
+
+    private ConnectionEntry Add(SocketAddress remote, bool isClient, long nowUs)
+    {
+        var key = CopyAddress(remote);
+        var entry = new ConnectionEntry(this);
+        entry.Connection = new TouConnection(entry, key, isClient, _options, _logger, nowUs, _chunkPool);
+        _connections.Add(key, entry);
+        return entry;
     }
 
     internal void OnEstablished(TouConnection connection)
@@ -432,22 +437,23 @@ public sealed class TouEndpoint : IDisposable
         }
     }
 
-    private void AfterActivity(TouConnection connection)
+    private void AfterActivity(ConnectionEntry entry)
     {
-        if (connection.IsReleased)
+        if (entry.Connection.IsReleased)
         {
-            Remove(connection);
+            Remove(entry);
             return;
         }
 
-        Reschedule(connection);
+        Reschedule(entry);
     }
 
-    private void Reschedule(TouConnection connection) => _timers.Update(connection, connection.IsReleased ? TouTime.Never : connection.NextDeadline);
+    private void Reschedule(ConnectionEntry entry) => _timers.Update(entry, entry.Connection.IsReleased ? TouTime.Never : entry.Connection.NextDeadline);
 
-    private void Remove(TouConnection connection)
+    private void Remove(ConnectionEntry entry)
     {
-        if (_connections.TryGetValue(connection.RemoteAddress, out var held) && ReferenceEquals(held, connection))
+        var connection = entry.Connection;
+        if (_connections.TryGetValue(connection.RemoteAddress, out var held) && ReferenceEquals(held, entry))
         {
             _connections.Remove(connection.RemoteAddress);
             if (connection.CloseReason == TouCloseReason.Graceful)
@@ -462,7 +468,7 @@ public sealed class TouEndpoint : IDisposable
             }
         }
 
-        _timers.Update(connection, TouTime.Never);
+        _timers.Update(entry, TouTime.Never);
     }
 
     private void SendCookieSynAck(long nowUs, SocketAddress remote, in TouHeader syn, in ExtensionSet offer, int synLength)
@@ -530,30 +536,17 @@ public sealed class TouEndpoint : IDisposable
             return true;
         }
 
-        var key = CopyAddress(remote);
-        var connection = new TouConnection(this, key, isClient: false, _options, _logger, nowUs, _chunkPool);
-        _connections.Add(key, connection);
+        var entry = Add(remote, isClient: false, nowUs);
         Stats.SynCookiesAccepted++;
-        connection.AcceptCookie(nowUs, header, datagram.Slice(TouHeader.Size, header.PayloadLength), agreed, header.AcknowledgementNumber);
-        OnConnectionChanged(connection);
+        entry.Connection.AcceptCookie(nowUs, header, datagram.Slice(TouHeader.Size, header.PayloadLength), agreed, header.AcknowledgementNumber);
+        OnTransmitReady(entry);
         return true;
     }
 
     private void RememberClosed(TouConnection connection)
     {
         long now = connection.LastActivityUs;
-        while (_recentlyClosedOrder.TryPeek(out var oldest) && (oldest.ExpiresUs <= now || _recentlyClosed.Count >= MaxRecentlyClosed))
-        {
-            _recentlyClosedOrder.Dequeue();
-            if (_recentlyClosed.TryGetValue(oldest.Address, out var record) && record.ExpiresUs == oldest.ExpiresUs)
-            {
-                _recentlyClosed.Remove(oldest.Address);
-            }
-        }
-
-        var record2 = connection.ClosedRecord(now + RecentlyClosedLifetimeUs);
-        _recentlyClosed[connection.RemoteAddress] = record2;
-        _recentlyClosedOrder.Enqueue((connection.RemoteAddress, record2.ExpiresUs));
+        _recentlyClosed.Add(connection.RemoteAddress, connection.ClosedRecord(now + RecentlyClosedLifetimeUs), now);
     }
 
     private void QueueControl(SocketAddress remote, in TouHeader header, ControlTrailer trailer, DirectionKey key = default, ExtensionSet? offer = null)
