@@ -19,16 +19,21 @@ internal static class Bulk
         return chunk;
     }
 
+    /// <summary>What one bulk run measured: goodput and the process's CPU time per gigabyte moved (both ends run in this process).</summary>
+    public readonly record struct Result(double Gbps, double CpuSecondsPerGb);
+
+    /// <param name="download">Server → client (the server writes); otherwise client → server.</param>
     /// <param name="integrity">The keyed integrity trailer (on by default); off measures what it costs.</param>
-    public static async Task<double> TouAsync(long bytes, bool integrity = true)
+    public static async Task<Result> TouAsync(long bytes, bool download = false, bool integrity = true)
     {
         var options = new TouTransportOptions { Protocol = new Tou.Protocol.TouOptions { EnableIntegrity = integrity } };
         await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
         await using var client = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options);
         var accept = server.AcceptAsync().AsTask();
-        var sender = await client.ConnectAsync(server.LocalEndPoint);
-        var receiver = (await accept)!;
-        var stopwatch = Stopwatch.StartNew();
+        var clientConnection = await client.ConnectAsync(server.LocalEndPoint);
+        var serverConnection = (await accept)!;
+        var (sender, receiver) = download ? (serverConnection, clientConnection) : (clientConnection, serverConnection);
+        var meter = Measure.Start();
         var sending = Task.Run(async () =>
         {
             for (long sent = 0; sent < bytes; sent += Chunk.Length)
@@ -50,14 +55,15 @@ internal static class Bulk
             }
         }
 
-        stopwatch.Stop();
+        var result = meter.Stop(received);
         await sending;
         await sender.DisposeAsync();
         await receiver.DisposeAsync();
-        return received * 8 / stopwatch.Elapsed.TotalSeconds / 1e9;
+        return result;
     }
 
-    public static async Task<double> TcpAsync(long bytes)
+    /// <param name="download">Server → client (the accepted socket writes); otherwise client → server.</param>
+    public static async Task<Result> TcpAsync(long bytes, bool download = false)
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -66,27 +72,41 @@ internal static class Bulk
         var accept = listener.AcceptAsync();
         await client.ConnectAsync(listener.LocalEndPoint!);
         using var server = await accept;
-        var stopwatch = Stopwatch.StartNew();
+        var (sender, receiver) = download ? (server, client) : (client, server);
+        var meter = Measure.Start();
         var sending = Task.Run(async () =>
         {
             for (long sent = 0; sent < bytes; sent += Chunk.Length)
             {
-                await client.SendAsync(Chunk);
+                await sender.SendAsync(Chunk);
             }
 
-            client.Shutdown(SocketShutdown.Send);
+            sender.Shutdown(SocketShutdown.Send);
         });
         var buffer = new byte[64 * 1024];
         long received = 0;
         int n;
-        while ((n = await server.ReceiveAsync(buffer)) > 0)
+        while ((n = await receiver.ReceiveAsync(buffer)) > 0)
         {
             received += n;
         }
 
-        stopwatch.Stop();
+        var result = meter.Stop(received);
         await sending;
-        return received * 8 / stopwatch.Elapsed.TotalSeconds / 1e9;
+        return result;
+    }
+
+    /// <summary>Wall clock and the process's CPU time over one run.</summary>
+    private readonly record struct Measure(long StartTimestamp, TimeSpan StartCpu)
+    {
+        public static Measure Start() => new(Stopwatch.GetTimestamp(), Process.GetCurrentProcess().TotalProcessorTime);
+
+        public Result Stop(long bytes)
+        {
+            double seconds = Stopwatch.GetElapsedTime(StartTimestamp).TotalSeconds;
+            double cpu = (Process.GetCurrentProcess().TotalProcessorTime - StartCpu).TotalSeconds;
+            return new Result(bytes * 8 / seconds / 1e9, cpu / (bytes / 1e9));
+        }
     }
 
     /// <summary>Bytes a TOU stream moves through the relay in <paramref name="duration"/>, in Mbit/s.</summary>

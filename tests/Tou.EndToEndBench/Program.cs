@@ -25,32 +25,56 @@ if (args.Contains("--memory-only"))
     return;
 }
 
-// (a) bulk goodput over loopback
+// (a) bulk goodput over loopback, each direction apart (a download is sent by the server's socket, which serves
+// many connections; an upload by the client's own). Both ends run in this process, so the CPU time per GB is that of
+// a sender and a receiver together, for TOU and TCP alike. Runs alternate TOU and TCP after a warm-up (JIT tiers,
+// pools, socket buffers), and each figure is the median of three.
 long bulkBytes = quick ? 200_000_000 : 1_000_000_000;
-// The integrity trailer's cost: runs with and without it alternate after a warm-up (JIT tiers, pools, socket
-// buffers), since whichever ran first would otherwise look slower; each figure is the median of its runs.
-await Bulk.TouAsync(bulkBytes / 2);
+await Bulk.TouAsync(bulkBytes / 4);
+await Bulk.TouAsync(bulkBytes / 4, download: true);
+await Bulk.TcpAsync(bulkBytes / 4);
+var bulkSummary = new List<string>();
+foreach (bool download in new[] { false, true })
+{
+    string direction = download ? "download" : "upload";
+    var tou = new List<Bulk.Result>();
+    var tcp = new List<Bulk.Result>();
+    for (int run = 0; run < 3; run++)
+    {
+        tou.Add(await Bulk.TouAsync(bulkBytes, download));
+        tcp.Add(await Bulk.TcpAsync(bulkBytes, download));
+    }
+
+    double touGbps = Median(tou.Select(r => r.Gbps)), tcpGbps = Median(tcp.Select(r => r.Gbps));
+    double touCpu = Median(tou.Select(r => r.CpuSecondsPerGb)), tcpCpu = Median(tcp.Select(r => r.CpuSecondsPerGb));
+    Record($"bulk_{direction}_tou_gbps", touGbps);
+    Record($"bulk_{direction}_tcp_gbps", tcpGbps);
+    Record($"bulk_{direction}_tou_tcp_ratio", touGbps / tcpGbps);
+    Record($"bulk_{direction}_tou_cpu_s_per_gb", touCpu);
+    Record($"bulk_{direction}_tcp_cpu_s_per_gb", tcpCpu);
+    Record($"bulk_{direction}_cpu_tou_tcp_ratio", touCpu / tcpCpu);
+    table.Add(($"bulk {direction}, {bulkBytes / 1e6:0} MB one stream", $"{touGbps:0.00} Gbit/s", $"{tcpGbps:0.00} Gbit/s", $"{touGbps / tcpGbps:0.00}"));
+    table.Add(($"bulk {direction}, process CPU s per GB", $"{touCpu:0.00}", $"{tcpCpu:0.00}", $"{touCpu / tcpCpu:0.00}"));
+    bulkSummary.Add($"{direction}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
+}
+
+// The integrity trailer's cost, uploads with and without it alternating.
 var withIntegrity = new List<double>();
 var withoutIntegrity = new List<double>();
 for (int run = 0; run < 3; run++)
 {
-    withoutIntegrity.Add(await Bulk.TouAsync(bulkBytes, integrity: false));
-    withIntegrity.Add(await Bulk.TouAsync(bulkBytes));
+    withoutIntegrity.Add((await Bulk.TouAsync(bulkBytes, integrity: false)).Gbps);
+    withIntegrity.Add((await Bulk.TouAsync(bulkBytes)).Gbps);
 }
 
-double touBulk = withIntegrity.Order().ElementAt(1);
-double touBulkPlain = withoutIntegrity.Order().ElementAt(1);
-double tcpBulk = await Bulk.TcpAsync(bulkBytes);
-Record("bulk_tou_gbps", touBulk);
-Record("bulk_tou_without_integrity_gbps", touBulkPlain);
-Record("bulk_tcp_gbps", tcpBulk);
-Record("bulk_tou_tcp_ratio", touBulk / tcpBulk);
-table.Add(($"bulk goodput, {bulkBytes / 1e6:0} MB one stream", $"{touBulk:0.00} Gbit/s", $"{tcpBulk:0.00} Gbit/s", $"{touBulk / tcpBulk:0.00}"));
-table.Add(($"bulk goodput without the integrity trailer", $"{touBulkPlain:0.00} Gbit/s", "", $"{touBulkPlain / tcpBulk:0.00}"));
+Record("bulk_upload_tou_without_integrity_gbps", Median(withoutIntegrity));
+Record("bulk_upload_tou_with_integrity_gbps", Median(withIntegrity));
+table.Add(("bulk upload with / without the integrity trailer", $"{Median(withIntegrity):0.00} / {Median(withoutIntegrity):0.00} Gbit/s", "", ""));
 
 if (args.Contains("--bulk-only"))
 {
-    Console.WriteLine($"TOU {touBulk:0.00} Gbit/s (without the integrity trailer {touBulkPlain:0.00}), TCP {tcpBulk:0.00} Gbit/s");
+    bulkSummary.ForEach(Console.WriteLine);
+    Console.WriteLine($"upload with the integrity trailer {Median(withIntegrity):0.00} Gbit/s, without {Median(withoutIntegrity):0.00}");
     return;
 }
 
@@ -58,7 +82,7 @@ if (args.Contains("--bulk-only"))
 var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
 await using (var app = await Http.StartAppAsync())
 {
-    foreach (int connections in new[] { 1, 64 })
+    foreach (int connections in new[] { 1, 32, 64 })
     {
         var tou = await Http.LoadAsync(app.TouUri, connections, duration, tou: true);
         var tcp = await Http.LoadAsync(app.TcpUri, connections, duration, tou: false);
@@ -112,3 +136,9 @@ foreach (var (figure, tou, tcp, ratio) in table)
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
 await File.WriteAllTextAsync(output, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
 Console.WriteLine($"\nwrote {output}");
+
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted[sorted.Length / 2];
+}
