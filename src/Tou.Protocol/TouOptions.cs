@@ -112,7 +112,9 @@ public sealed class TouOptions
         }
     }
 
-    internal TouOptions Clone() => (TouOptions)MemberwiseClone();
+    /// <summary>A copy of these settings that can be changed without affecting this instance (a shallow copy:
+    /// <see cref="RandomSource"/>, a delegate, is shared).</summary>
+    public TouOptions Clone() => (TouOptions)MemberwiseClone();
 
     /// <summary>
     /// Where the engine's randomness comes from — initial sequence numbers and each endpoint's secret key (SYN cookies,

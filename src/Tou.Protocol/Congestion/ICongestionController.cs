@@ -6,7 +6,7 @@ namespace Tou.Protocol.Congestion;
 /// <see cref="OnCongestionEvent"/> at most once per recovery episode and <see cref="OnAcked"/> only
 /// outside recovery. Times are microseconds.
 /// </summary>
-public interface ICongestionController
+internal interface ICongestionController
 {
     /// <summary>Bytes that may be in flight now.</summary>
     long CongestionWindow { get; }
@@ -41,7 +41,7 @@ public interface ICongestionController
 /// <param name="LatestUs">The RTT sample this acknowledgement produced, or 0.</param>
 /// <param name="SmoothedUs">RFC 6298 SRTT.</param>
 /// <param name="MinUs">Smallest RTT sample seen.</param>
-public readonly record struct AckSample(long LatestUs, long SmoothedUs, long MinUs)
+internal readonly record struct AckSample(long LatestUs, long SmoothedUs, long MinUs)
 {
     /// <summary>Delivery rate measured over the newest acknowledged segment's flight (bytes per second), or 0.</summary>
     public double DeliveryRate { get; init; }
