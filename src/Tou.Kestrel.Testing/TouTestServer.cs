@@ -34,6 +34,7 @@ public sealed class TouTestServer : IAsyncDisposable
     /// <summary>The running application.</summary>
     public WebApplication App { get; }
 
+    /// <summary>The application's services (<c>App.Services</c>).</summary>
     public IServiceProvider Services => App.Services;
 
     /// <summary>Where the app listens over TOU.</summary>
@@ -75,6 +76,7 @@ public sealed class TouTestServer : IAsyncDisposable
     /// <summary>A client connection factory configured like the server's transport.</summary>
     public TouConnectionFactory ConnectionFactory => _clientFactory;
 
+    /// <summary>Stops the application and disposes it.</summary>
     public async ValueTask DisposeAsync()
     {
         await App.StopAsync().ConfigureAwait(false);

@@ -22,11 +22,17 @@ public sealed class TouConnectionFactory : IConnectionFactory
     private readonly ILoggerFactory _loggerFactory;
     private readonly SocketCloseTracker _sockets = new();
 
+    /// <summary>A factory with the default <see cref="TouTransportOptions"/> and no logging.</summary>
     public TouConnectionFactory()
         : this(Options.Create(new TouTransportOptions()))
     {
     }
 
+    /// <summary>A factory whose connections use <paramref name="options"/> (validated here) and log to <paramref name="loggerFactory"/>.</summary>
+    /// <param name="options">Transport and engine settings; its <see cref="TouTransportOptions.ExceptionFactory"/> is set to
+    /// produce the exceptions ASP.NET Core expects (<c>ConnectionResetException</c>, <c>ConnectionAbortedException</c>).</param>
+    /// <param name="loggerFactory">Where the transport and the engine log; null logs nothing.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
     public TouConnectionFactory(IOptions<TouTransportOptions> options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -35,7 +41,14 @@ public sealed class TouConnectionFactory : IConnectionFactory
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
     }
 
+    /// <summary>
+    /// Opens a TOU connection to <paramref name="endpoint"/> from a new UDP socket and completes once the handshake
+    /// has. A <see cref="DnsEndPoint"/> is resolved and its addresses are tried in turn, as <c>Socket.ConnectAsync</c> does.
+    /// The context's features include <see cref="ITouConnectionFeature"/>; disposing it closes the connection.
+    /// </summary>
     /// <exception cref="TouConnectionException">Refused, or the handshake did not complete within its timeout.</exception>
+    /// <exception cref="NotSupportedException"><paramref name="endpoint"/> is not an <see cref="IPEndPoint"/>, <see cref="DnsEndPoint"/> or <see cref="TouEndPoint"/>.</exception>
+    /// <exception cref="SocketException">The host name did not resolve.</exception>
     public async ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);

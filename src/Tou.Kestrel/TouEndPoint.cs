@@ -9,8 +9,11 @@ namespace Tou.Kestrel;
 /// </summary>
 public sealed class TouEndPoint : EndPoint
 {
+    /// <summary>The TOU endpoint at <paramref name="endPoint"/>'s address and UDP port.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="endPoint"/> is null.</exception>
     public TouEndPoint(IPEndPoint endPoint) => IPEndPoint = endPoint ?? throw new ArgumentNullException(nameof(endPoint));
 
+    /// <summary>The TOU endpoint at <paramref name="address"/> and UDP <paramref name="port"/> (0 lets the system pick when binding).</summary>
     public TouEndPoint(IPAddress address, int port)
         : this(new IPEndPoint(address, port))
     {
@@ -19,6 +22,7 @@ public sealed class TouEndPoint : EndPoint
     /// <summary>The UDP address and port.</summary>
     public IPEndPoint IPEndPoint { get; }
 
+    /// <summary>The address family of <see cref="IPEndPoint"/> (IPv4 or IPv6).</summary>
     public override AddressFamily AddressFamily => IPEndPoint.AddressFamily;
 
     /// <summary>"tou:" and the address, so Kestrel's address list tells it from the TCP endpoints.</summary>
@@ -46,7 +50,9 @@ public sealed class TouEndPoint : EndPoint
         return true;
     }
 
+    /// <summary>True for a <see cref="TouEndPoint"/> with the same address and port.</summary>
     public override bool Equals(object? obj) => obj is TouEndPoint other && other.IPEndPoint.Equals(IPEndPoint);
 
+    /// <summary>The hash of <see cref="IPEndPoint"/>.</summary>
     public override int GetHashCode() => IPEndPoint.GetHashCode();
 }

@@ -66,12 +66,18 @@ public static class TouHostingExtensions
     public static void ListenTou(this KestrelServerOptions options, IPAddress address, int port) =>
         options.ListenTou(new IPEndPoint(address, port), _ => { });
 
+    /// <summary>Listens for TOU on <paramref name="address"/>:<paramref name="port"/> (0 picks a free port);
+    /// <paramref name="configure"/> sets protocols, HTTPS and connection middleware as for a TCP endpoint.</summary>
     public static void ListenTou(this KestrelServerOptions options, IPAddress address, int port, Action<ListenOptions> configure) =>
         options.ListenTou(new IPEndPoint(address, port), configure);
 
+    /// <summary>Listens for TOU on <paramref name="endPoint"/> (port 0 picks a free port).</summary>
     public static void ListenTou(this KestrelServerOptions options, IPEndPoint endPoint) =>
         options.ListenTou(endPoint, _ => { });
 
+    /// <summary>Listens for TOU on <paramref name="endPoint"/> (port 0 picks a free port); <paramref name="configure"/>
+    /// sets protocols, HTTPS and connection middleware as for a TCP endpoint. Needs <see cref="UseTou"/> (or
+    /// <see cref="AddTouTransport"/>) so that Kestrel has a transport for it.</summary>
     public static void ListenTou(this KestrelServerOptions options, IPEndPoint endPoint, Action<ListenOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(options);

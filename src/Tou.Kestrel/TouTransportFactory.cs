@@ -19,6 +19,10 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
     private readonly ILoggerFactory _loggerFactory;
     private readonly SocketCloseTracker _sockets = new();
 
+    /// <summary>Created by dependency injection (<see cref="TouHostingExtensions.AddTouTransport"/>) with the configured options.</summary>
+    /// <param name="options">Transport and engine settings; its <see cref="TouTransportOptions.ExceptionFactory"/> is set to
+    /// produce the exceptions Kestrel expects (<c>ConnectionResetException</c>, <c>ConnectionAbortedException</c>).</param>
+    /// <param name="loggerFactory">Where the transport and the engine log; null logs nothing.</param>
     public TouTransportFactory(IOptions<TouTransportOptions> options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -26,6 +30,7 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
     }
 
+    /// <summary>True for <see cref="TouEndPoint"/>s only, so Kestrel gives every other endpoint to its other transports.</summary>
     public bool CanBind(EndPoint endpoint) => endpoint is TouEndPoint;
 
     /// <summary>
@@ -39,6 +44,10 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
     /// <summary>Listener sockets bound by this factory and not closed yet.</summary>
     public int OpenSockets => _sockets.OpenCount;
 
+    /// <summary>Binds a listening UDP socket at <paramref name="endpoint"/>, which must be a <see cref="TouEndPoint"/>;
+    /// Kestrel calls this for each <c>ListenTou</c>.</summary>
+    /// <exception cref="NotSupportedException"><paramref name="endpoint"/> is not a <see cref="TouEndPoint"/>.</exception>
+    /// <exception cref="AddressInUseException">The UDP port is already in use.</exception>
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         if (endpoint is not TouEndPoint tou)

@@ -1,6 +1,10 @@
 namespace Tou.Protocol;
 
-/// <summary>Congestion control algorithms the engine ships.</summary>
+/// <summary>
+/// Congestion control algorithms the engine ships, chosen per endpoint with <see cref="TouOptions.CongestionControl"/>.
+/// The controllers themselves are internal: this choice is the whole of the congestion-control API, and no other
+/// controller can be plugged in.
+/// </summary>
 public enum CongestionControlAlgorithm
 {
     /// <summary>RFC 9438 CUBIC with slow start (the default).</summary>

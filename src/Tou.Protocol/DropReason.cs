@@ -1,7 +1,7 @@
 namespace Tou.Protocol;
 
 /// <summary>Why an incoming datagram was dropped.</summary>
-public enum DropReason
+internal enum DropReason
 {
     Malformed,
     Integrity,

@@ -3,6 +3,7 @@ namespace Tou.Protocol;
 /// <summary>Why a connection ended.</summary>
 public enum TouCloseReason
 {
+    /// <summary>The connection has not ended.</summary>
     None,
 
     /// <summary>Both sides closed and everything was acknowledged.</summary>

@@ -15,7 +15,7 @@ public sealed partial class TouConnection
     private long _unvalidatedBytesOut;
 
     /// <summary>Smallest buffer <see cref="PollTransmit"/> accepts.</summary>
-    public int MaxDatagramLength => Math.Max(_options.MaxDatagramSize, SeedMaxDatagram);
+    internal int MaxDatagramLength => Math.Max(_options.MaxDatagramSize, SeedMaxDatagram);
 
     /// <summary>
     /// Writes the next datagram this connection wants to send into <paramref name="buffer"/> and returns its

@@ -120,8 +120,10 @@ public sealed partial class TouConnection : IDisposable
     /// <summary>The peer's UDP address.</summary>
     public SocketAddress RemoteAddress { get; }
 
+    /// <summary>True for a connection this side opened (<see cref="TouEndpoint.Connect"/>), false for an accepted one.</summary>
     public bool IsClient => _isClient;
 
+    /// <summary>Where the connection is in its life cycle, as the application sees it.</summary>
     public TouConnectionState State => _phase switch
     {
         Phase.SynSent or Phase.SynReceived => TouConnectionState.Connecting,
@@ -129,11 +131,13 @@ public sealed partial class TouConnection : IDisposable
         _ => TouConnectionState.Closed,
     };
 
+    /// <summary>Why the connection ended, or <see cref="TouCloseReason.None"/> while it lasts.</summary>
     public TouCloseReason CloseReason { get; private set; }
 
     /// <summary>Whether the peer agreed to the extensions (otherwise it is a plain, seed-compatible peer).</summary>
     public bool ExtensionsNegotiated => _agreed.Extended;
 
+    /// <summary>Whether both sides agreed to selective acknowledgements (see <see cref="TouOptions.EnableSack"/>).</summary>
     public bool SackNegotiated => _agreed.Sack;
 
     /// <summary>Whether every packet carries the keyed integrity trailer (see <see cref="TouOptions.EnableIntegrity"/>).</summary>
@@ -148,12 +152,16 @@ public sealed partial class TouConnection : IDisposable
     /// <summary>Data bytes per segment this side sends.</summary>
     public int SendMss => _sendMss;
 
+    /// <summary>This connection's counters; they stay readable after it has ended.</summary>
     public TouConnectionStats Stats { get; }
 
+    /// <summary>Smoothed round-trip time (RFC 6298 SRTT) in µs; 0 before the first sample.</summary>
     public long SmoothedRttUs => _rtt.SmoothedRttUs;
 
+    /// <summary>Bytes the congestion controller lets be in flight now; 0 before the handshake has set it up.</summary>
     public long CongestionWindow => _congestion?.CongestionWindow ?? 0;
 
+    /// <summary>Bytes of data sent and neither acknowledged nor presumed lost.</summary>
     public long BytesInFlight => _bytesInFlight;
 
     /// <summary>Bytes the application may write now without being refused.</summary>

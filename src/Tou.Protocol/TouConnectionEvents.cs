@@ -4,6 +4,7 @@ namespace Tou.Protocol;
 [Flags]
 public enum TouConnectionEvents
 {
+    /// <summary>Nothing changed.</summary>
     None = 0,
 
     /// <summary>The handshake completed.</summary>

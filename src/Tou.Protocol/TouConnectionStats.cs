@@ -1,12 +1,26 @@
 namespace Tou.Protocol;
 
-/// <summary>Counters of one connection. Plain fields: read them from the thread that drives the engine.</summary>
+/// <summary>
+/// Counters of one connection, kept by the engine as it runs. Not synchronized: read them on the thread that
+/// drives the engine (the UDP host offers <c>TouSocketConnection.ReadStats</c> for that). Bytes are whole
+/// datagrams (header, options and trailer included) unless the name says application bytes.
+/// </summary>
 public sealed class TouConnectionStats
 {
+    /// <summary>Datagrams this connection sent: data, ACKs, probes, handshake packets and RSTs, retransmissions included.</summary>
     public long PacketsSent { get; internal set; }
+
+    /// <summary>Datagrams from the peer that were well formed and passed the integrity check (later window
+    /// checks may still have dropped them).</summary>
     public long PacketsReceived { get; internal set; }
+
+    /// <summary>Bytes of the datagrams counted by <see cref="PacketsSent"/>.</summary>
     public long BytesSent { get; internal set; }
+
+    /// <summary>Bytes of the datagrams counted by <see cref="PacketsReceived"/>.</summary>
     public long BytesReceived { get; internal set; }
+
+    /// <summary>Segments of new data sent for the first time (retransmissions are in <see cref="Retransmissions"/>).</summary>
     public long DataPacketsSent { get; internal set; }
 
     /// <summary>Application bytes the peer acknowledged.</summary>
@@ -15,17 +29,36 @@ public sealed class TouConnectionStats
     /// <summary>Application bytes that became readable in order.</summary>
     public long BytesDelivered { get; internal set; }
 
+    /// <summary>Segments sent again: data and FINs found lost or timed out, and repeated SYNs and SYN+ACKs.</summary>
     public long Retransmissions { get; internal set; }
+
+    /// <summary>Times the retransmission timer expired with data outstanding (each doubles the timeout).</summary>
     public long RetransmissionTimeouts { get; internal set; }
+
+    /// <summary>Segments marked lost (by RACK, duplicate ACKs or a retransmission timeout).</summary>
     public long SegmentsLost { get; internal set; }
 
     /// <summary>Retransmissions found unnecessary (the original arrived; the path reordered).</summary>
     public long SpuriousRetransmissions { get; internal set; }
+
+    /// <summary>Loss recovery episodes entered; each reduces the congestion window at most once.</summary>
     public long CongestionEvents { get; internal set; }
+
+    /// <summary>Round-trip time measurements taken (only from segments sent once, per Karn's rule).</summary>
     public long RttSamples { get; internal set; }
+
+    /// <summary>Probes sent because the peer's window was closed while data waited (persist timer).</summary>
     public long ZeroWindowProbes { get; internal set; }
+
+    /// <summary>Probe packets sent that ask the peer for an immediate ACK: zero-window probes and keepalives
+    /// (a PING with extensions, an empty data packet to a plain peer).</summary>
     public long ProbesSent { get; internal set; }
+
+    /// <summary>ACKs sent in answer to a suspicious packet (an RST, SYN or acknowledgement outside the acceptable
+    /// range), as RFC 5961 prescribes, instead of acting on it.</summary>
     public long ChallengeAcks { get; internal set; }
+
+    /// <summary>RSTs this connection sent (abort, unread data, giving up, or refusing a half-open peer).</summary>
     public long ResetsSent { get; internal set; }
 
     /// <summary>SYN+ACK retransmissions withheld because the unproven address would get more than 3× what it sent.</summary>
@@ -39,8 +72,16 @@ public sealed class TouConnectionStats
 
     /// <summary>RSTs sent because data was unread when the application closed, or arrived after it had.</summary>
     public long ResetsForUnreadData { get; internal set; }
+
+    /// <summary>Application bytes received that had already arrived (the peer retransmitted them), discarded.</summary>
     public long DuplicateBytesReceived { get; internal set; }
+
+    /// <summary>Application bytes received beyond the advertised receive window (or after the peer's FIN), discarded.</summary>
     public long BytesBeyondWindow { get; internal set; }
+
+    /// <summary>SACK blocks ignored because they were empty or named data that was never sent or is already acknowledged.</summary>
     public long InvalidSackBlocks { get; internal set; }
+
+    /// <summary>Why the connection ended; <see cref="TouCloseReason.None"/> while it lasts.</summary>
     public TouCloseReason CloseReason { get; internal set; }
 }

@@ -12,6 +12,8 @@ namespace Tou.Protocol;
 /// schedules their transmissions fairly. Sans-IO and single-owner: the caller feeds it datagrams and the
 /// time, and drains <see cref="PollTransmit"/> after every call until it returns 0.
 /// </summary>
+/// <remarks>Every <c>nowUs</c> argument and every deadline is in microseconds of the caller's monotonic clock
+/// (<see cref="TouTime"/>).</remarks>
 public sealed class TouEndpoint : IDisposable
 {
     private const int MaxQueuedControlPackets = 64;
@@ -32,6 +34,11 @@ public sealed class TouEndpoint : IDisposable
     private int _pendingHandshakes;
     private bool _disposed;
 
+    /// <summary>Creates an endpoint, neither listening nor connected yet.</summary>
+    /// <param name="options">Settings for the endpoint and every connection it makes; copied and validated here, so
+    /// later changes to the instance have no effect. Null uses the defaults.</param>
+    /// <param name="logger">Where the engine logs (category <c>Tou.Protocol</c> in the UDP host); null logs nothing.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (see <see cref="TouOptions.Validate"/>).</exception>
     public TouEndpoint(TouOptions? options = null, ILogger? logger = null)
     {
         _options = (options ?? new TouOptions()).Clone();
@@ -46,6 +53,7 @@ public sealed class TouEndpoint : IDisposable
     /// <summary>The UDP port written into headers as the source port (informational on the wire).</summary>
     public ushort LocalPort { get; set; }
 
+    /// <summary>The endpoint's counters (per-connection ones are on <see cref="TouConnection.Stats"/>).</summary>
     public TouEndpointStats Stats { get; } = new();
 
     /// <summary>Called with every RTT sample (µs) of any connection, for metrics. Runs on the engine's owner.</summary>
@@ -118,6 +126,8 @@ public sealed class TouEndpoint : IDisposable
     /// <summary>Connections held now (handshaking, established or lingering after close).</summary>
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>Incoming handshakes the endpoint keeps state for now (at most <see cref="TouOptions.MaxPendingHandshakes"/>;
+    /// SYNs beyond it get stateless SYN cookies).</summary>
     public int PendingHandshakes => _pendingHandshakes;
 
     /// <summary>The earliest time <see cref="HandleTimeouts"/> must be called, or <see cref="TouTime.Never"/>.</summary>
@@ -328,9 +338,15 @@ public sealed class TouEndpoint : IDisposable
     }
 
     /// <summary>
-    /// Writes the next datagram to send into <paramref name="buffer"/> (at least 65,535 bytes is always enough)
-    /// and returns its length and destination; 0 when there is nothing to send now.
+    /// Writes the next datagram to send into <paramref name="buffer"/> and returns its length and destination; 0
+    /// (and a null destination) when there is nothing to send now. Call it until it returns 0 after every other call
+    /// into the endpoint or its connections.
     /// </summary>
+    /// <param name="nowUs">The current time, µs.</param>
+    /// <param name="buffer">Room for one datagram: at least <see cref="TouOptions.MaxDatagramSize"/> and 1,024 bytes
+    /// (65,535 is always enough).</param>
+    /// <param name="destination">The peer's address the datagram goes to.</param>
+    /// <exception cref="ArgumentException"><paramref name="buffer"/> is too small for the datagram a connection wants to send.</exception>
     public int PollTransmit(long nowUs, Span<byte> buffer, out SocketAddress? destination)
     {
         if (_controlPackets.TryDequeue(out var control))
@@ -371,6 +387,8 @@ public sealed class TouEndpoint : IDisposable
         return 0;
     }
 
+    /// <summary>Releases every connection and its buffers at once, sending nothing more; datagrams handed in
+    /// afterwards are ignored. Use <see cref="Shutdown"/> first for a graceful end.</summary>
     public void Dispose()
     {
         if (_disposed)

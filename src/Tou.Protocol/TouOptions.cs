@@ -67,7 +67,8 @@ public sealed class TouOptions
     /// segments at once or to ride on data (extension mode only; plain peers get an ACK per packet).</summary>
     public TimeSpan DelayedAckTimeout { get; set; } = TimeSpan.FromMilliseconds(10);
 
-    /// <summary>The congestion controller every new connection uses.</summary>
+    /// <summary>The congestion controller every new connection uses: CUBIC (the default), NewReno or BBR (better on
+    /// lossy paths; see docs/protocol.md §7). Only these built-in controllers can be chosen.</summary>
     public CongestionControlAlgorithm CongestionControl { get; set; } = CongestionControlAlgorithm.Cubic;
 
     /// <summary>Spread a window's worth of packets over a round trip instead of sending it in one burst.</summary>
@@ -112,7 +113,9 @@ public sealed class TouOptions
         }
     }
 
-    internal TouOptions Clone() => (TouOptions)MemberwiseClone();
+    /// <summary>A copy of these settings that can be changed without affecting this instance (a shallow copy:
+    /// <see cref="RandomSource"/>, a delegate, is shared).</summary>
+    public TouOptions Clone() => (TouOptions)MemberwiseClone();
 
     /// <summary>
     /// Where the engine's randomness comes from — initial sequence numbers and each endpoint's secret key (SYN cookies,

@@ -43,8 +43,10 @@ public sealed class ImpairmentRelay : IAsyncDisposable
     /// <summary>Where clients send (instead of the server's address).</summary>
     public IPEndPoint LocalEndPoint { get; }
 
+    /// <summary>What the relay did to datagrams from clients towards the server. Updated live by the relay's threads.</summary>
     public RelayDirectionStats ClientToServer { get; } = new();
 
+    /// <summary>What the relay did to datagrams from the server back to clients. Updated live by the relay's threads.</summary>
     public RelayDirectionStats ServerToClient { get; } = new();
 
     /// <summary>Starts a relay on <paramref name="listen"/> (port 0 picks one) towards <paramref name="target"/>.</summary>
@@ -199,6 +201,7 @@ public sealed class ImpairmentRelay : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops relaying and closes every socket; datagrams still waiting for their delivery time are dropped.</summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);

@@ -10,6 +10,7 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
     private long _busyUntilUs;
     private bool _inBurst;
 
+    /// <summary>What this link does to datagrams.</summary>
     public LinkProfile Profile { get; } = profile ?? throw new ArgumentNullException(nameof(profile));
 
     /// <summary>

@@ -6,6 +6,7 @@ namespace Tou.Simulation;
 /// </summary>
 public sealed record LinkProfile
 {
+    /// <summary>A link that delivers every datagram at once, intact and in order.</summary>
     public static LinkProfile Perfect { get; } = new();
 
     /// <summary>One-way propagation delay.</summary>
@@ -26,11 +27,13 @@ public sealed record LinkProfile
     /// <summary>Loss in the bad state.</summary>
     public double BurstLossRate { get; init; } = 1;
 
+    /// <summary>Share of datagrams delivered twice (each copy gets its own delay).</summary>
     public double DuplicateRate { get; init; }
 
     /// <summary>Share of datagrams held back by <see cref="ReorderDelay"/> so later ones overtake them.</summary>
     public double ReorderRate { get; init; }
 
+    /// <summary>Extra delay of a datagram picked by <see cref="ReorderRate"/>.</summary>
     public TimeSpan ReorderDelay { get; init; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>Share of datagrams with one to three bytes flipped.</summary>

@@ -20,6 +20,9 @@ public sealed class SimulatedNetwork
     private readonly byte[] _buffer = new byte[65_536];
     private long _sequence;
 
+    /// <summary>An empty network whose randomness (every link's impairments) comes from <paramref name="seed"/>.</summary>
+    /// <param name="seed">Seed of the network's random numbers: the same seed and the same calls give the same run.</param>
+    /// <param name="startUs">The virtual clock's start, µs.</param>
     public SimulatedNetwork(int seed, long startUs = 1_000_000)
     {
         _random = new Random(seed);
@@ -29,6 +32,7 @@ public sealed class SimulatedNetwork
     /// <summary>The virtual clock, in microseconds.</summary>
     public long NowUs { get; private set; }
 
+    /// <summary>Datagrams sent, delivered and impaired, all links together.</summary>
     public NetworkStats Stats { get; } = new();
 
     /// <summary>Called before every step, for test code acting as the application.</summary>
@@ -37,8 +41,12 @@ public sealed class SimulatedNetwork
     /// <summary>Sees every datagram sent (before the link decides its fate).</summary>
     public Action<SocketAddress, SocketAddress, ReadOnlyMemory<byte>>? Observer { get; set; }
 
+    /// <summary>The <see cref="SocketAddress"/> of <paramref name="ip"/> (IPv4 or IPv6 text) and <paramref name="port"/>, for naming nodes.</summary>
     public static SocketAddress Address(string ip, int port) => new IPEndPoint(IPAddress.Parse(ip), port).Serialize();
 
+    /// <summary>Puts <paramref name="endpoint"/> on the network at <paramref name="address"/>: datagrams to that address
+    /// reach it, and what it sends leaves from there. The network drives it (datagrams, timers, transmission).</summary>
+    /// <exception cref="ArgumentException">A node already has that address.</exception>
     public void AddNode(SocketAddress address, TouEndpoint endpoint)
     {
         ArgumentNullException.ThrowIfNull(address);
@@ -47,8 +55,11 @@ public sealed class SimulatedNetwork
         _nodeList.Add((address, endpoint));
     }
 
+    /// <summary>Sets what the one-way link from <paramref name="from"/> to <paramref name="to"/> does to datagrams
+    /// (a pair without a link set gets <see cref="LinkProfile.Perfect"/>). Replacing a link forgets its queue.</summary>
     public void SetLink(SocketAddress from, SocketAddress to, LinkProfile profile) => _links[(from, to)] = new ImpairedLink(profile, _random, Stats);
 
+    /// <summary>Sets both directions between <paramref name="a"/> and <paramref name="b"/> to <paramref name="profile"/> (two independent links).</summary>
     public void SetPath(SocketAddress a, SocketAddress b, LinkProfile profile)
     {
         SetLink(a, b, profile);

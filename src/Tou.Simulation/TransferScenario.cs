@@ -23,6 +23,17 @@ public static class TransferScenario
         return seeded;
     }
 
+    /// <summary>Runs one transfer on a fresh <see cref="SimulatedNetwork"/> and reports how it went; never throws for a
+    /// transfer that fails (see <see cref="TransferResult.Failure"/>).</summary>
+    /// <param name="seed">Seeds the network, the payloads and, unless an options' <see cref="TouOptions.RandomSource"/> is
+    /// set, the engines' randomness: one seed, one run.</param>
+    /// <param name="clientToServer">The link from client to server.</param>
+    /// <param name="serverToClient">The link from server to client.</param>
+    /// <param name="uploadBytes">Bytes the client writes.</param>
+    /// <param name="downloadBytes">Bytes the server writes.</param>
+    /// <param name="clientOptions">The client endpoint's settings (null: defaults).</param>
+    /// <param name="serverOptions">The server endpoint's settings (null: defaults).</param>
+    /// <param name="maxDurationUs">Virtual time allowed before the run counts as failed, µs (default one hour).</param>
     public static TransferResult Run(
         int seed,
         LinkProfile clientToServer,

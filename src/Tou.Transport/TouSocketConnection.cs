@@ -28,8 +28,10 @@ public sealed class TouSocketConnection : IAsyncDisposable
     /// <summary>The application's side: read what the peer sent, write what to send.</summary>
     public IDuplexPipe Transport => _core.Transport;
 
+    /// <summary>The local address and port of the UDP socket the connection uses.</summary>
     public IPEndPoint LocalEndPoint => _core.LocalEndPoint;
 
+    /// <summary>The peer's address and port.</summary>
     public IPEndPoint RemoteEndPoint => _core.RemoteEndPoint;
 
     /// <summary>Process-unique connection number.</summary>

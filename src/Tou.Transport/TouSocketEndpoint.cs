@@ -70,7 +70,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private static int s_openEndpoints;
 
     /// <summary>Socket endpoints bound and not yet disposed in this process (for leak checks).</summary>
-    public static int OpenEndpoints => Volatile.Read(ref s_openEndpoints);
+    internal static int OpenEndpoints => Volatile.Read(ref s_openEndpoints);
 
     internal TouTransportOptions Options { get; }
 

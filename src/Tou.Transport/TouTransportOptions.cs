@@ -34,6 +34,9 @@ public sealed class TouTransportOptions
     public Func<TouCloseReason, string, Exception> ExceptionFactory { get; set; } =
         static (reason, message) => new TouConnectionException(reason, message);
 
+    /// <summary>Checks these settings and the engine's (<see cref="TouOptions.Validate"/>); binding an endpoint does this.</summary>
+    /// <exception cref="ArgumentNullException"><see cref="Protocol"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it.</exception>
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(Protocol, nameof(Protocol));

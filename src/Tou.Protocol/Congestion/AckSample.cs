@@ -4,7 +4,7 @@ namespace Tou.Protocol.Congestion;
 /// <param name="LatestUs">The RTT sample this acknowledgement produced, or 0.</param>
 /// <param name="SmoothedUs">RFC 6298 SRTT.</param>
 /// <param name="MinUs">Smallest RTT sample seen.</param>
-public readonly record struct AckSample(long LatestUs, long SmoothedUs, long MinUs)
+internal readonly record struct AckSample(long LatestUs, long SmoothedUs, long MinUs)
 {
     /// <summary>Delivery rate measured over the newest acknowledged segment's flight (bytes per second), or 0.</summary>
     public double DeliveryRate { get; init; }

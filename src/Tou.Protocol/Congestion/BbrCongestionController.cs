@@ -9,7 +9,7 @@ namespace Tou.Protocol.Congestion;
 /// Drain, then ProbeBW cycling pacing gains 1.25, 0.75, 1×6 one min RTT each, and ProbeRTT (four segments
 /// for 200 ms) when the minimum RTT is ten seconds old.
 /// </summary>
-public sealed class BbrCongestionController : ICongestionController
+internal sealed class BbrCongestionController : ICongestionController
 {
     private const double HighGain = 2.885;
     private const double CwndGain = 2.0;

@@ -5,7 +5,7 @@ namespace Tou.Protocol.Congestion;
 /// where the loss happened (W_max) and convex beyond it, independent of RTT; never slower than the
 /// Reno-friendly estimate. Slow start below ssthresh. Windows are computed in segments, stored in bytes.
 /// </summary>
-public sealed class CubicCongestionController : ICongestionController
+internal sealed class CubicCongestionController : ICongestionController
 {
     /// <summary>RFC 9438 constants: C (segments/s^3) and the multiplicative decrease factor.</summary>
     public const double C = 0.4;

@@ -6,7 +6,7 @@ namespace Tou.Protocol.Congestion;
 /// <see cref="OnCongestionEvent"/> at most once per recovery episode and <see cref="OnAcked"/> only
 /// outside recovery. Times are microseconds.
 /// </summary>
-public interface ICongestionController
+internal interface ICongestionController
 {
     /// <summary>Bytes that may be in flight now.</summary>
     long CongestionWindow { get; }

@@ -1,7 +1,7 @@
 namespace Tou.Protocol.Congestion;
 
 /// <summary>NewReno (RFC 5681, RFC 6582) window arithmetic: slow start, congestion avoidance, halving on loss.</summary>
-public sealed class NewRenoCongestionController : ICongestionController
+internal sealed class NewRenoCongestionController : ICongestionController
 {
     /// <summary>RFC 6928 initial window of ten segments.</summary>
     public const int InitialWindowSegments = 10;

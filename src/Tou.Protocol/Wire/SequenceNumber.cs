@@ -4,7 +4,7 @@ namespace Tou.Protocol.Wire;
 /// A 32-bit sequence number with the serial-number arithmetic of RFC 1982: comparisons are
 /// correct across the 2^32 wrap as long as the two numbers are less than 2^31 apart.
 /// </summary>
-public readonly record struct SequenceNumber(uint Value) : IComparable<SequenceNumber>
+internal readonly record struct SequenceNumber(uint Value) : IComparable<SequenceNumber>
 {
     public static SequenceNumber operator +(SequenceNumber s, int delta) => new(unchecked(s.Value + (uint)delta));
 

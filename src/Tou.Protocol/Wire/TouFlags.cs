@@ -2,7 +2,7 @@ namespace Tou.Protocol.Wire;
 
 /// <summary>The flags byte of a TOU header.</summary>
 [Flags]
-public enum TouFlags : byte
+internal enum TouFlags : byte
 {
     None = 0,
     Fin = 0x01,

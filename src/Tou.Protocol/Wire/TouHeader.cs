@@ -7,7 +7,7 @@ namespace Tou.Protocol.Wire;
 /// <see cref="PayloadLength"/> bytes long; anything after the payload is ignored by the seed
 /// (this implementation uses that room only for the negotiated checksum trailer).
 /// </summary>
-public struct TouHeader : IEquatable<TouHeader>
+internal struct TouHeader : IEquatable<TouHeader>
 {
     /// <summary>Size of the encoded header in bytes.</summary>
     public const int Size = 21;

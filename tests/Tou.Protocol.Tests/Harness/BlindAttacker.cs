@@ -3,7 +3,7 @@ using Tou.Protocol.Wire;
 namespace Tou.Protocol.Tests.Harness;
 
 /// <summary>Packets an off-path attacker forges for an <see cref="EnginePair"/>: the right ports, random bytes after the header.</summary>
-public static class BlindAttacker
+internal static class BlindAttacker
 {
     /// <param name="trailer">Random bytes after the payload where a trailer would be (the attacker has no key).</param>
     public static byte[] Forge(TouFlags flags, uint seq, uint ack, bool fromClient, int payload, Random random, int trailer = 0, ushort window = ushort.MaxValue)

@@ -4,7 +4,7 @@ using Tou.Protocol.Wire;
 namespace Tou.Protocol.Tests.Harness;
 
 /// <summary>A packet crossing the <see cref="EnginePair"/>'s link.</summary>
-public sealed record WirePacket(long SentUs, bool ToServer, TouHeader Header, byte[] Datagram, int Index)
+internal sealed record WirePacket(long SentUs, bool ToServer, TouHeader Header, byte[] Datagram, int Index)
 {
     public override string ToString() => $"{(ToServer ? "C->S" : "S->C")} {Header}";
 }
@@ -46,10 +46,10 @@ public sealed class EnginePair : IDisposable
     public TouEndpoint Server { get; }
 
     /// <summary>Every packet sent, in order, before the filter decided its fate.</summary>
-    public List<WirePacket> Trace { get; } = new();
+    internal List<WirePacket> Trace { get; } = new();
 
     /// <summary>Decides what reaches the other side: return false to drop the packet.</summary>
-    public Func<WirePacket, bool>? Filter { get; set; }
+    internal Func<WirePacket, bool>? Filter { get; set; }
 
     /// <summary>Called before each step so test code can act as the application.</summary>
     public Action? Application { get; set; }

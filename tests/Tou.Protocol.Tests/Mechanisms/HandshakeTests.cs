@@ -6,11 +6,12 @@ namespace Tou.Protocol.Tests.Mechanisms;
 public class HandshakeTests : MechanismTestBase
 {
     [Theory]
-    [InlineData(TouFlags.Syn)]
-    [InlineData(TouFlags.Syn | TouFlags.Ack)]
-    [InlineData(TouFlags.Ack)]
-    public void Losing_any_handshake_packet_once_still_connects(TouFlags lost)
+    [InlineData((byte)TouFlags.Syn)]
+    [InlineData((byte)(TouFlags.Syn | TouFlags.Ack))]
+    [InlineData((byte)TouFlags.Ack)]
+    public void Losing_any_handshake_packet_once_still_connects(byte lostFlags) // TouFlags is internal; a public test method takes its byte
     {
+        var lost = (TouFlags)lostFlags;
         using var pair = new EnginePair();
         bool dropped = false;
         pair.Filter = p =>

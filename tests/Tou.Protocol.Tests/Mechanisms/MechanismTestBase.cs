@@ -5,7 +5,7 @@ namespace Tou.Protocol.Tests.Mechanisms;
 
 public abstract class MechanismTestBase
 {
-    protected static bool IsData(WirePacket p) => p.Header.PayloadLength > 0 && (p.Header.Flags & (TouFlags.Syn | TouFlags.Options)) == 0;
+    private protected static bool IsData(WirePacket p) => p.Header.PayloadLength > 0 && (p.Header.Flags & (TouFlags.Syn | TouFlags.Options)) == 0;
 
     /// <summary>Runs both apps to a graceful close and checks both directions byte-exact.</summary>
     protected static void CompleteAndVerify(EnginePair pair, TouConnection client, TouConnection server, StreamApp clientApp, StreamApp serverApp, long maxUs = 600_000_000)
