@@ -76,6 +76,7 @@ public sealed partial class TouConnection
     {
         _sendMss = AgreedOptions.SendMss(_options, _agreed.Extended, peerMss);
         _congestion = CongestionControllerFactory.Create(_options.CongestionControl, _sendMss);
+        _loss.Start(_agreed.Sack, _sendMss);
     }
 
     /// <summary>Handles one datagram from this connection's peer.</summary>
@@ -447,27 +448,8 @@ public sealed partial class TouConnection
     private bool HandleAck(long nowUs, in TouHeader header, long seqOffset, int dataLength, ReadOnlySpan<byte> options)
     {
         long ackOffset = SendOffset(new SequenceNumber(header.AcknowledgementNumber));
-        if (ackOffset > SendLimit)
+        if (!IsAcceptableAck(ackOffset))
         {
-            // Acknowledges what we never sent: off-path guess or corruption.
-            if (_agreed.Extended)
-            {
-                _acks.RequestChallenge();
-            }
-
-            Drop(DropReason.OutOfWindow);
-            return false;
-        }
-
-        // RFC 5961 §5: an ACK older than the largest window the peer ever offered cannot be a late one of ours.
-        if (ackOffset < _sndUna - Math.Max(_peerWindow.Largest, ushort.MaxValue))
-        {
-            if (_agreed.Extended)
-            {
-                _acks.RequestChallenge();
-            }
-
-            Drop(DropReason.OutOfWindow);
             return false;
         }
 
@@ -478,79 +460,30 @@ public sealed partial class TouConnection
             _peerWindow.Reopened();
         }
 
-        long deliveredBytes = 0;
-        long newestDeliveredSentUs = long.MinValue;
-        long newestDeliveredEnd = long.MinValue;
-        long rttSampleUs = -1;
-
-        if (ackOffset > _sndUna)
+        bool advanced = ackOffset > _sndUna;
+        if (advanced)
         {
             NoteProgress(nowUs);
-            deliveredBytes += AcknowledgeUpTo(ackOffset, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
-            _duplicateAcks = 0;
-            _duplicateAckBytes = 0;
+            AdvanceUnacknowledged(ackOffset);
             _consecutiveRtos = 0;
             _rtt.ResetBackoff(); // progress: the path works, even if Karn's rule gave no new sample
         }
-        else if (ackOffset == _sndUna && dataLength == 0 && !windowChanged && _segments.Count > 0 && options.IsEmpty
-                 && (header.Flags & (TouFlags.Fin | TouFlags.Ping)) == 0)
+
+        bool duplicate = !advanced && ackOffset == _sndUna && dataLength == 0 && !windowChanged && options.IsEmpty
+                         && (header.Flags & (TouFlags.Fin | TouFlags.Ping)) == 0;
+        Span<(long Start, long End)> sack = stackalloc (long Start, long End)[Extensions.MaxSackBlocks];
+        int sackBlocks = _agreed.Sack && !options.IsEmpty ? ReadSackBlocks(Extensions.FindSackBlocks(options), sack) : 0;
+        var outcome = _loss.OnAck(new ReceivedAck
         {
-            // Without SACK each duplicate ACK says one segment left the network (RFC 5681 window inflation).
-            _duplicateAcks++;
-            _duplicateAckBytes = Math.Min(_duplicateAckBytes + _sendMss, _bytesInFlight);
-        }
-
-        if (_agreed.Sack && !options.IsEmpty)
-        {
-            long sacked = ApplySack(Extensions.FindSackBlocks(options), nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
-            if (sacked > 0)
-            {
-                NoteProgress(nowUs); // new data reached the peer, though not yet in order
-            }
-
-            deliveredBytes += sacked;
-        }
-
-        if (rttSampleUs >= 0)
-        {
-            _rtt.AddSample(rttSampleUs);
-            Stats.RttSamples++;
-            _endpoint?.RttSampled?.Invoke(rttSampleUs);
-        }
-
-        if (newestDeliveredSentUs > _rackSentUs || (newestDeliveredSentUs == _rackSentUs && newestDeliveredEnd > _rackEnd))
-        {
-            _rackSentUs = newestDeliveredSentUs;
-            _rackEnd = newestDeliveredEnd;
-            _rackRttUs = nowUs - newestDeliveredSentUs;
-        }
-
-        if (_inRecovery && _sndUna >= _recoveryEnd)
-        {
-            _inRecovery = false;
-        }
-
-        DetectLosses(nowUs, ackOffset);
-
-        double deliveryRate = deliveredBytes > 0 ? TakeRateSample() : 0;
-        if (deliveredBytes > 0 && (!_inRecovery || _congestion.WantsAcksInRecovery))
-        {
-            bool windowLimited = _bytesInFlight + deliveredBytes + (2L * _sendMss) >= _congestion.CongestionWindow;
-            _congestion.OnAcked(nowUs, deliveredBytes, windowLimited, new AckSample(Math.Max(rttSampleUs, 0), _rtt.SmoothedRttUs, _rtt.MinRttUs)
-            {
-                DeliveryRate = deliveryRate,
-                AppLimited = _sampleAppLimited,
-                PriorDelivered = _sampleDeliveredAtSend,
-                Delivered = _delivered,
-                BytesInFlight = _bytesInFlight,
-            });
-        }
-
-        // Restart the retransmission timer on progress (RFC 6298 5.3); stop it when nothing is outstanding.
-        if (deliveredBytes > 0)
-        {
-            _timers[TimerKind.Retransmission] = HasOutstanding ? nowUs + _rtt.RtoUs : TouTime.Never;
-        }
+            NowUs = nowUs,
+            AckOffset = ackOffset,
+            Advanced = advanced,
+            Duplicate = duplicate,
+            SackBlocks = sack[..sackBlocks],
+            SndUna = _sndUna,
+            SndNxt = _sndNxt,
+        });
+        ApplyAckOutcome(nowUs, outcome);
 
         if (_finSent && !_finAcked && ackOffset >= _sndNxt + 1)
         {
@@ -563,304 +496,114 @@ public sealed partial class TouConnection
         return true;
     }
 
-    /// <summary>Something sent is neither acknowledged nor SACKed (the FIN counts though it has no bytes).</summary>
-    private bool HasOutstanding => _bytesInFlight > 0 || HasLostSegments || (_finSent && !_finAcked);
-
-    internal bool WasEstablished { get; private set; }
-
-    private bool HasLostSegments { get; set; }
-
-    private long AcknowledgeUpTo(long ackOffset, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
+    /// <summary>
+    /// An ACK of what we never sent (an off-path guess or corruption), or older than the largest window the peer
+    /// ever offered (RFC 5961 §5: it cannot be a late one of ours), is dropped; an extended peer gets a challenge ACK.
+    /// </summary>
+    private bool IsAcceptableAck(long ackOffset)
     {
-        long delivered = 0;
-        while (_segments.Count > 0)
+        if (ackOffset <= SendLimit && ackOffset >= _sndUna - Math.Max(_peerWindow.Largest, ushort.MaxValue))
         {
-            ref var seg = ref _segments.First;
-            if (seg.End > ackOffset)
-            {
-                if (seg.Offset < ackOffset && !seg.Is(SegmentState.Fin))
-                {
-                    // Partly acknowledged: keep the rest.
-                    int done = (int)(ackOffset - seg.Offset);
-                    if (seg.Is(SegmentState.InFlight))
-                    {
-                        _bytesInFlight -= done;
-                        delivered += done;
-                    }
-
-                    seg.Offset += done;
-                    seg.Length -= done;
-                }
-
-                break;
-            }
-
-            if (!seg.Is(SegmentState.Sacked))
-            {
-                delivered += seg.Length;
-                CheckSpurious(seg, nowUs);
-                OnDelivered(seg, nowUs);
-                NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
-            }
-
-            if (seg.Is(SegmentState.InFlight))
-            {
-                _bytesInFlight -= seg.Length;
-            }
-
-            _segments.RemoveFirst();
+            return true;
         }
 
+        if (_agreed.Extended)
+        {
+            _acks.RequestChallenge();
+        }
+
+        Drop(DropReason.OutOfWindow);
+        return false;
+    }
+
+    /// <summary>The cumulative acknowledgement moved: the send buffer lets go of what the peer holds and the writer may go on.</summary>
+    private void AdvanceUnacknowledged(long ackOffset)
+    {
         long dataAcked = Math.Min(ackOffset, _written) - _sndUna;
         _sndUna = Math.Min(ackOffset, _sndNxt);
         _sendBuffer?.DiscardTo(_sndUna);
         Stats.BytesAcknowledged += Math.Max(0, dataAcked);
-        RecountLost();
         Raise(TouConnectionEvents.Writable | (_sndUna == _written ? TouConnectionEvents.SendAcknowledged : 0));
-        return delivered;
     }
 
-    /// <summary>
-    /// A retransmission acknowledged sooner than any real round trip means the original arrived: the loss
-    /// was reordering. Widen the reordering window (RFC 8985), stop trusting the three-SACK rule, and undo
-    /// the window reduction of this recovery episode.
-    /// </summary>
-    private void CheckSpurious(in SentSegment seg, long nowUs)
+    /// <summary>Reads SACK blocks (pairs of big-endian sequence numbers) as stream offsets; returns how many.</summary>
+    private int ReadSackBlocks(ReadOnlySpan<byte> blocks, Span<(long Start, long End)> offsets)
     {
-        if (!seg.Is(SegmentState.Retransmitted) || _rtt.MinRttUs == long.MaxValue || nowUs - seg.SentUs >= _rtt.MinRttUs * 3 / 4)
+        int count = Math.Min(blocks.Length / 8, offsets.Length);
+        for (int i = 0; i < count; i++)
         {
-            return;
+            var block = blocks[(i * 8)..];
+            offsets[i] = (SendOffset(new SequenceNumber(BinaryPrimitives.ReadUInt32BigEndian(block))),
+                          SendOffset(new SequenceNumber(BinaryPrimitives.ReadUInt32BigEndian(block[4..]))));
         }
 
-        Stats.SpuriousRetransmissions++;
-        _reorderingSeen = true;
-        _reorderWindowMultiplier = Math.Min(_reorderWindowMultiplier + 1, 16);
-        if (_inRecovery && !_recoveryUndone && !_recoveryByTimeout)
+        return count;
+    }
+
+    /// <summary>Passes what an ACK did on to the congestion controller, the counters and the retransmission timer.</summary>
+    private void ApplyAckOutcome(long nowUs, in AckOutcome outcome)
+    {
+        if (outcome.UndoRecovery)
         {
-            _recoveryUndone = true;
             _congestion.UndoCongestionEvent();
         }
-    }
 
-    /// <summary>Counts a delivered segment and keeps the newest-sent one as this ACK's rate sample.</summary>
-    private void OnDelivered(in SentSegment seg, long nowUs)
-    {
-        _delivered += seg.Length;
-        _deliveredTimeUs = nowUs;
-        if (!_rateSampleValid || seg.DeliveredAtSend > _sampleDeliveredAtSend)
+        Stats.SpuriousRetransmissions += outcome.SpuriousRetransmissions;
+        Stats.InvalidSackBlocks += outcome.InvalidSackBlocks;
+        if (outcome.SackedBytes > 0)
         {
-            _rateSampleValid = true;
-            _sampleDeliveredAtSend = seg.DeliveredAtSend;
-            _sampleDeliveredTimeAtSend = seg.DeliveredTimeAtSend;
-            _sampleFirstSentTimeAtSend = seg.FirstSentTimeAtSend;
-            _sampleSentUs = seg.SentUs;
-            _sampleAppLimited = seg.Is(SegmentState.AppLimited);
-        }
-    }
-
-    /// <summary>The delivery rate (bytes/s) over the sampled segment's flight; 0 when there is no usable sample.</summary>
-    private double TakeRateSample()
-    {
-        if (!_rateSampleValid)
-        {
-            return 0;
+            NoteProgress(nowUs); // new data reached the peer, though not yet in order
         }
 
-        _rateSampleValid = false;
-        _firstSentTimeUs = _sampleSentUs;
-        long sendElapsed = _sampleSentUs - _sampleFirstSentTimeAtSend;
-        long ackElapsed = _deliveredTimeUs - _sampleDeliveredTimeAtSend;
-        long interval = Math.Max(sendElapsed, ackElapsed);
-        long delivered = _delivered - _sampleDeliveredAtSend;
-        if (interval <= 0 || delivered <= 0 || (_rtt.MinRttUs != long.MaxValue && interval < _rtt.MinRttUs))
+        long rttSampleUs = outcome.RttSampleUs;
+        if (rttSampleUs >= 0)
         {
-            return 0; // too short to mean anything (ACK compression)
+            Stats.RttSamples++;
+            _endpoint?.RttSampled?.Invoke(rttSampleUs);
         }
 
-        return delivered * 1e6 / interval;
-    }
-
-    private static void NoteDelivered(in SentSegment seg, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
-    {
-        // RACK orders transmissions by (send time, end offset): a flight leaves within one microsecond.
-        if (seg.SentUs > newestDeliveredSentUs || (seg.SentUs == newestDeliveredSentUs && seg.End > newestDeliveredEnd))
+        ApplyLosses(nowUs, outcome);
+        long deliveredBytes = outcome.DeliveredBytes;
+        if (deliveredBytes > 0 && (!_loss.InRecovery || _congestion.WantsAcksInRecovery))
         {
-            newestDeliveredSentUs = seg.SentUs;
-            newestDeliveredEnd = seg.End;
-            if (!seg.Is(SegmentState.Retransmitted))
+            bool windowLimited = _loss.BytesInFlight + deliveredBytes + (2L * _sendMss) >= _congestion.CongestionWindow;
+            _congestion.OnAcked(nowUs, deliveredBytes, windowLimited, new AckSample(Math.Max(rttSampleUs, 0), _rtt.SmoothedRttUs, _rtt.MinRttUs)
             {
-                rttSampleUs = nowUs - seg.SentUs; // Karn: only segments sent once give samples
-            }
+                DeliveryRate = outcome.DeliveryRate,
+                AppLimited = outcome.AppLimited,
+                PriorDelivered = outcome.PriorDelivered,
+                Delivered = outcome.Delivered,
+                BytesInFlight = _loss.BytesInFlight,
+            });
+        }
+
+        // Restart the retransmission timer on progress (RFC 6298 5.3); stop it when nothing is outstanding.
+        if (deliveredBytes > 0)
+        {
+            _timers[TimerKind.Retransmission] = HasOutstanding ? nowUs + _rtt.RtoUs : TouTime.Never;
         }
     }
 
-    private long ApplySack(ReadOnlySpan<byte> blocks, long nowUs, ref long newestDeliveredSentUs, ref long newestDeliveredEnd, ref long rttSampleUs)
+    /// <summary>Counts what the loss detector declared lost; the start of a recovery episode is the controller's congestion event.</summary>
+    private void ApplyLosses(long nowUs, in AckOutcome outcome)
     {
-        long delivered = 0;
-        for (int b = 0; b + 8 <= blocks.Length; b += 8)
+        Stats.SegmentsLost += outcome.LostSegments;
+        if (outcome.RecoveryStarted)
         {
-            long left = SendOffset(new SequenceNumber(BinaryPrimitives.ReadUInt32BigEndian(blocks[b..])));
-            long right = SendOffset(new SequenceNumber(BinaryPrimitives.ReadUInt32BigEndian(blocks[(b + 4)..])));
-            if (left >= right || left < _sndUna || right > _sndNxt)
-            {
-                Stats.InvalidSackBlocks++;
-                continue;
-            }
-
-            for (int i = 0; i < _segments.Count; i++)
-            {
-                ref var seg = ref _segments[i];
-                if (seg.Offset >= right)
-                {
-                    break;
-                }
-
-                if (seg.Offset >= left && seg.Offset + seg.Length <= right && !seg.Is(SegmentState.Sacked) && !seg.Is(SegmentState.Fin))
-                {
-                    if (seg.Is(SegmentState.InFlight))
-                    {
-                        _bytesInFlight -= seg.Length;
-                    }
-
-                    seg.State = (seg.State | SegmentState.Sacked) & ~(SegmentState.InFlight | SegmentState.Lost);
-                    delivered += seg.Length;
-                    CheckSpurious(seg, nowUs);
-                    OnDelivered(seg, nowUs);
-                    NoteDelivered(seg, nowUs, ref newestDeliveredSentUs, ref newestDeliveredEnd, ref rttSampleUs);
-                }
-            }
+            _congestion.OnCongestionEvent(nowUs, outcome.BytesInFlightBeforeLoss);
+            Stats.CongestionEvents++;
         }
 
-        if (delivered > 0)
+        if (outcome.LostSegments > 0)
         {
-            RecountLost();
-        }
-
-        return delivered;
-    }
-
-    /// <summary>
-    /// Marks segments lost: with SACK by RACK (sent before something delivered and older than RTT plus a
-    /// reordering window) or by three segments SACKed above them; without SACK after three duplicate ACKs and,
-    /// in recovery, at each partial ACK (NewReno).
-    /// </summary>
-    private void DetectLosses(long nowUs, long ackOffset)
-    {
-        _timers.Clear(TimerKind.LossDetection);
-        if (_segments.Count == 0)
-        {
-            return;
-        }
-
-        long lostBytesBefore = _bytesInFlight;
-        bool anyLost = false;
-        if (_agreed.Sack)
-        {
-            long reorderWindow = _rtt.MinRttUs == long.MaxValue ? 1_000
-                : Math.Clamp(_rtt.MinRttUs / 4 * _reorderWindowMultiplier, 1_000, Math.Max(_rtt.SmoothedRttUs, 1_000));
-            int sackedAbove = 0;
-            for (int i = _segments.Count - 1; i >= 0; i--)
-            {
-                ref var seg = ref _segments[i];
-                if (seg.Is(SegmentState.Sacked))
-                {
-                    sackedAbove++;
-                    continue;
-                }
-
-                if (!seg.Is(SegmentState.InFlight) || seg.SentUs > _rackSentUs || (seg.SentUs == _rackSentUs && seg.End > _rackEnd))
-                {
-                    continue;
-                }
-
-                long lossAt = seg.SentUs + _rackRttUs + reorderWindow;
-                if ((sackedAbove >= 3 && !_reorderingSeen) || nowUs >= lossAt)
-                {
-                    MarkLost(ref seg);
-                    anyLost = true;
-                }
-                else
-                {
-                    _timers[TimerKind.LossDetection] = Math.Min(_timers[TimerKind.LossDetection], lossAt);
-                }
-            }
-        }
-        else
-        {
-            ref var first = ref _segments.First;
-            bool partialAck = _inRecovery && ackOffset > _recoveryAckMark && ackOffset < _recoveryEnd;
-            if ((_duplicateAcks >= 3 && !_inRecovery) || partialAck)
-            {
-                if (first.Is(SegmentState.InFlight))
-                {
-                    MarkLost(ref first);
-                    anyLost = true;
-                    _fastRetransmitPending = true; // RFC 5681: retransmit now, whatever the window says
-                }
-
-                _duplicateAcks = 0;
-            }
-
-            _recoveryAckMark = Math.Max(_recoveryAckMark, ackOffset);
-        }
-
-        if (anyLost)
-        {
-            HasLostSegments = true;
-            if (!_inRecovery)
-            {
-                _inRecovery = true;
-                _recoveryUndone = false;
-                _recoveryByTimeout = false;
-                _recoveryEnd = _sndNxt;
-                _recoveryAckMark = ackOffset;
-                _congestion.OnCongestionEvent(nowUs, lostBytesBefore);
-                Stats.CongestionEvents++;
-            }
-
             Notify();
         }
     }
 
-    private long _recoveryAckMark;
-    private long _rackEnd = long.MinValue;
-    private bool _reorderingSeen;
-    private int _reorderWindowMultiplier = 1;
-    private bool _recoveryUndone;
-    private bool _recoveryByTimeout;
-    private long _duplicateAckBytes;
-    private long _delivered;
-    private long _deliveredTimeUs;
-    private long _firstSentTimeUs;
-    private bool _rateSampleValid;
-    private long _sampleDeliveredAtSend;
-    private long _sampleDeliveredTimeAtSend;
-    private long _sampleFirstSentTimeAtSend;
-    private long _sampleSentUs;
-    private bool _sampleAppLimited;
-    private bool _fastRetransmitPending;
+    /// <summary>Something sent is neither acknowledged nor SACKed (the FIN counts though it has no bytes).</summary>
+    private bool HasOutstanding => _loss.BytesInFlight > 0 || _loss.HasLostSegments || (_finSent && !_finAcked);
 
-    private void MarkLost(ref SentSegment seg)
-    {
-        if (seg.Is(SegmentState.InFlight))
-        {
-            _bytesInFlight -= seg.Length;
-        }
-
-        seg.State = (seg.State | SegmentState.Lost) & ~SegmentState.InFlight;
-        Stats.SegmentsLost++;
-    }
-
-    private void RecountLost()
-    {
-        bool any = false;
-        for (int i = 0; i < _segments.Count && !any; i++)
-        {
-            any = _segments[i].Is(SegmentState.Lost);
-        }
-
-        HasLostSegments = any;
-    }
+    internal bool WasEstablished { get; private set; }
 
     private void HandleData(long nowUs, long offset, ReadOnlySpan<byte> data)
     {

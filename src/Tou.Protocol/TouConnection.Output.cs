@@ -266,66 +266,17 @@ public sealed partial class TouConnection
     private int BuildSegment(long nowUs, Span<byte> buffer)
     {
         // 1. Retransmit the oldest segment declared lost.
-        if (HasLostSegments)
+        int lost = _loss.OldestLost();
+        if (lost >= 0)
         {
-            for (int i = 0; i < _segments.Count; i++)
-            {
-                ref var seg = ref _segments[i];
-                if (!seg.Is(SegmentState.Lost))
-                {
-                    continue;
-                }
-
-                if (!_fastRetransmitPending && (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length)))
-                {
-                    return 0;
-                }
-
-                _fastRetransmitPending = false;
-                seg.State = (seg.State | SegmentState.InFlight | SegmentState.Retransmitted) & ~SegmentState.Lost;
-                seg.SentUs = nowUs;
-                StampDeliveryState(ref seg, nowUs);
-                _bytesInFlight += seg.Length;
-                Stats.Retransmissions++;
-                _endpoint?.OnRetransmission();
-                Log.Retransmitting(_logger, Id, SendSeq(seg.Offset).Value, seg.Length, _inRecovery);
-                RecountLost();
-                ArmRto(nowUs);
-                return seg.Is(SegmentState.Fin) ? BuildFin(buffer, seg.Offset) : BuildData(buffer, seg.Offset, seg.Length);
-            }
+            return BuildRetransmission(nowUs, buffer, lost);
         }
 
         // 2. New data within the peer's window.
         long unsent = _written - _sndNxt;
         if (unsent > 0)
         {
-            long windowRoom = _peerWindow.Room(_sndUna, _sndNxt);
-            int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, windowRoom));
-            if (length <= 0)
-            {
-                ArmPersist(nowUs);
-                return 0;
-            }
-
-            // Sender-side silly window avoidance: no small segment while a larger one could follow soon.
-            if (length < _sendMss && length < unsent && _bytesInFlight > 0)
-            {
-                return 0;
-            }
-
-            if (!CongestionAllows(length) || !PacingAllows(nowUs, length))
-            {
-                return 0;
-            }
-
-            long offset = _sndNxt;
-            _sndNxt += length;
-            _segments.Add(new SentSegment { Offset = offset, Length = length, SentUs = nowUs, State = SegmentState.InFlight });
-            StampDeliveryState(ref _segments.Last, nowUs);
-            _bytesInFlight += length;
-            Stats.DataPacketsSent++;
-            ArmRto(nowUs);
-            return BuildData(buffer, offset, length);
+            return BuildNewData(nowUs, buffer, unsent);
         }
 
         // 3. The FIN after all data.
@@ -334,7 +285,7 @@ public sealed partial class TouConnection
         if (_finQueued && !_finSent && _sndNxt == _written && (_agreed.Extended || _sndUna == _written))
         {
             _finSent = true;
-            _segments.Add(new SentSegment { Offset = _sndNxt, Length = 0, SentUs = nowUs, State = SegmentState.InFlight | SegmentState.Fin });
+            _loss.OnFinSent(_sndNxt, nowUs);
             ArmRto(nowUs);
             Log.SendingFin(_logger, Id);
             return BuildFin(buffer, _sndNxt);
@@ -343,27 +294,60 @@ public sealed partial class TouConnection
         return 0;
     }
 
-    /// <summary>
-    /// Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation): each transmission remembers how
-    /// much had been delivered, and when, so its acknowledgement yields the rate over its flight.
-    /// </summary>
-    private void StampDeliveryState(ref SentSegment seg, long nowUs)
+    private int BuildRetransmission(long nowUs, Span<byte> buffer, int index)
     {
-        if (_bytesInFlight == 0)
+        var seg = _loss.SegmentAt(index);
+        if (!_loss.FastRetransmitPending && (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length)))
         {
-            _firstSentTimeUs = _deliveredTimeUs = nowUs; // nothing else in flight: a new flight starts here
+            return 0;
         }
 
-        seg.DeliveredAtSend = _delivered;
-        seg.DeliveredTimeAtSend = _deliveredTimeUs;
-        seg.FirstSentTimeAtSend = _firstSentTimeUs;
-        bool appLimited = _written - _sndNxt <= 0 && _bytesInFlight < _congestion.CongestionWindow;
-        seg.State = appLimited ? seg.State | SegmentState.AppLimited : seg.State & ~SegmentState.AppLimited;
+        _loss.OnRetransmitted(index, nowUs, AppLimited);
+        Stats.Retransmissions++;
+        _endpoint?.OnRetransmission();
+        Log.Retransmitting(_logger, Id, SendSeq(seg.Offset).Value, seg.Length, _loss.InRecovery);
+        ArmRto(nowUs);
+        return seg.Is(SegmentState.Fin) ? BuildFin(buffer, seg.Offset) : BuildData(buffer, seg.Offset, seg.Length);
     }
+
+    private int BuildNewData(long nowUs, Span<byte> buffer, long unsent)
+    {
+        long windowRoom = _peerWindow.Room(_sndUna, _sndNxt);
+        int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, windowRoom));
+        if (length <= 0)
+        {
+            ArmPersist(nowUs);
+            return 0;
+        }
+
+        // Sender-side silly window avoidance: no small segment while a larger one could follow soon.
+        if (length < _sendMss && length < unsent && _loss.BytesInFlight > 0)
+        {
+            return 0;
+        }
+
+        if (!CongestionAllows(length) || !PacingAllows(nowUs, length))
+        {
+            return 0;
+        }
+
+        long offset = _sndNxt;
+        _sndNxt += length;
+        _loss.OnSent(offset, length, nowUs, AppLimited);
+        Stats.DataPacketsSent++;
+        ArmRto(nowUs);
+        return BuildData(buffer, offset, length);
+    }
+
+    /// <summary>
+    /// Sending is limited by the application, not the network: nothing written waits and the window has room
+    /// (a delivery-rate sample from such a segment understates the path).
+    /// </summary>
+    private bool AppLimited => _written - _sndNxt <= 0 && _loss.BytesInFlight < _congestion.CongestionWindow;
 
     private bool CongestionAllows(int length)
     {
-        long pipe = _bytesInFlight - _duplicateAckBytes;
+        long pipe = _loss.Pipe;
         return pipe <= 0 || pipe + length <= _congestion.CongestionWindow;
     }
 
@@ -376,7 +360,7 @@ public sealed partial class TouConnection
         }
 
         double bytesPerUs = Pacer.BytesPerUs(_congestion.PacingRate, _congestion.InSlowStart, _congestion.CongestionWindow, _rtt.SmoothedRttUs);
-        long readyAt = _pacer.TryTake(nowUs, length, bytesPerUs, _sendMss, _bytesInFlight == 0);
+        long readyAt = _pacer.TryTake(nowUs, length, bytesPerUs, _sendMss, _loss.BytesInFlight == 0);
         if (readyAt == 0)
         {
             _timers.Clear(TimerKind.Pacing);
@@ -458,7 +442,7 @@ public sealed partial class TouConnection
 
     private void ArmPersist(long nowUs)
     {
-        if (_timers[TimerKind.Persist] == TouTime.Never && _bytesInFlight == 0 && !HasLostSegments)
+        if (_timers[TimerKind.Persist] == TouTime.Never && _loss.BytesInFlight == 0 && !_loss.HasLostSegments)
         {
             _timers[TimerKind.Persist] = nowUs + _peerWindow.ProbeInterval(_rtt.RtoUs, TouTime.FromTimeSpan(_options.MaxRto));
         }
@@ -541,7 +525,7 @@ public sealed partial class TouConnection
 
         if (_timers.IsDue(TimerKind.LossDetection, nowUs))
         {
-            DetectLosses(nowUs, _sndUna);
+            ApplyLosses(nowUs, _loss.DetectLosses(nowUs, _sndUna, _sndNxt));
         }
 
         if (_timers.IsDue(TimerKind.Retransmission, nowUs))
@@ -583,7 +567,7 @@ public sealed partial class TouConnection
 
     private void OnRetransmissionTimeout(long nowUs)
     {
-        if (_segments.Count == 0 || (!HasOutstanding))
+        if (_loss.SegmentCount == 0 || (!HasOutstanding))
         {
             _timers.Clear(TimerKind.Retransmission);
             return;
@@ -600,23 +584,8 @@ public sealed partial class TouConnection
         }
 
         _rtt.OnTimeout();
-        for (int i = 0; i < _segments.Count; i++)
-        {
-            ref var seg = ref _segments[i];
-            if (!seg.Is(SegmentState.Sacked) && !seg.Is(SegmentState.Lost))
-            {
-                MarkLost(ref seg);
-            }
-        }
-
-        HasLostSegments = true;
+        Stats.SegmentsLost += _loss.OnRetransmissionTimeout(_sndUna, _sndNxt);
         _congestion.OnRetransmissionTimeout(nowUs);
-        _inRecovery = true;
-        _recoveryByTimeout = true;
-        _recoveryEnd = _sndNxt;
-        _recoveryAckMark = _sndUna;
-        _duplicateAcks = 0;
-        _duplicateAckBytes = 0;
         _pacer.Restart(_sendMss);
         _timers.Clear(TimerKind.Retransmission); // re-armed by the retransmission
         Log.RetransmissionTimeout(_logger, Id, _consecutiveRtos, _rtt.RtoUs);

@@ -48,21 +48,15 @@ public sealed partial class TouConnection : IDisposable
     private SequenceNumber _iss;
     private SequenceNumber _sendSeqBase;
     private StreamBuffer? _sendBuffer;
-    private readonly SentSegmentQueue _segments = new();
     private long _sndUna;         // oldest unacknowledged offset
     private long _sndNxt;         // next new data offset to send
     private long _written;        // bytes accepted from the application
     private bool _finQueued;      // the application closed its side; FIN sits at offset _written
     private bool _finSent;
     private bool _finAcked;
-    private long _bytesInFlight;
+    private readonly LossDetector _loss;
     private readonly SendWindow _peerWindow = new();
     private int _consecutiveRtos;
-    private bool _inRecovery;
-    private long _recoveryEnd;
-    private int _duplicateAcks;
-    private long _rackSentUs = long.MinValue;
-    private long _rackRttUs;
     private bool _pingPending;
     private readonly Pacer _pacer = new();
 
@@ -91,6 +85,7 @@ public sealed partial class TouConnection : IDisposable
         _options = options;
         _logger = logger;
         _rtt = new RttEstimator(TouTime.FromTimeSpan(options.InitialRto), TouTime.FromTimeSpan(options.MinRto), TouTime.FromTimeSpan(options.MaxRto));
+        _loss = new LossDetector(_timers, _rtt);
         _iss = new SequenceNumber(options.IsnGenerator?.Invoke() ?? RandomIsn(options));
         _lastReceiveUs = nowUs;
         _lastProgressUs = nowUs;
@@ -154,7 +149,7 @@ public sealed partial class TouConnection : IDisposable
 
     public long CongestionWindow => _congestion?.CongestionWindow ?? 0;
 
-    public long BytesInFlight => _bytesInFlight;
+    public long BytesInFlight => _loss.BytesInFlight;
 
     /// <summary>Bytes the application may write now without being refused.</summary>
     public int WritableBytes => CanWrite ? (int)Math.Max(0, _options.SendBufferSize - (_written - _sndUna)) : 0;
@@ -427,8 +422,7 @@ public sealed partial class TouConnection : IDisposable
         _timers.ClearAll();
         if (reason != TouCloseReason.Graceful)
         {
-            _segments.Clear();
-            _bytesInFlight = 0;
+            _loss.Clear();
             _sendBuffer?.Dispose();
             _sendBuffer = null;
         }
@@ -451,7 +445,7 @@ public sealed partial class TouConnection : IDisposable
         _timers.ClearAll();
         _sendBuffer?.Dispose();
         _sendBuffer = null;
-        _segments.Clear();
+        _loss.Clear(); // bytes in flight are zero already: all was acknowledged, or cleared when the connection ended
     }
 
     private void ReleaseBuffers()
