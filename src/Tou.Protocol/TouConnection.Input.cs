@@ -64,7 +64,7 @@ public sealed partial class TouConnection
     {
         _agreed = agreement.Agreed;
         _sendShift = agreement.SendShift;
-        _receiveShift = agreement.ReceiveShift;
+        _receiveWindow.Shift = agreement.ReceiveShift;
         if (_agreed.Integrity)
         {
             _sendKey = _agreed.Keys.ForSending(_isClient);
@@ -263,7 +263,7 @@ public sealed partial class TouConnection
         ArmIdle();
         ArmLinger();
         _rtoRetransmits = 0;
-        _advertisedRightEdge = 0;
+        _receiveWindow.ResetAdvertised();
         ArmKeepAlive(nowUs);
         Log.ConnectionEstablished(_logger, Id, _agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift, _sendMss);
         _endpoint?.OnEstablished(this);
@@ -277,7 +277,7 @@ public sealed partial class TouConnection
         var flags = header.Flags;
         var seq = new SequenceNumber(header.SequenceNumber);
         long seqOffset = ReceiveOffset(seq);
-        long windowEnd = _rcvRead + ReceiveCapacity;
+        long windowEnd = _receiveWindow.End;
 
         if ((flags & TouFlags.Rst) != 0)
         {
@@ -344,11 +344,7 @@ public sealed partial class TouConnection
         }
 
         // A segment must overlap the window (or be an empty one at its edge) to be acceptable.
-        long segEnd = seqOffset + data.Length;
-        bool acceptable = data.Length == 0
-            ? seqOffset >= _rcvNxt - (1L << 30) && seqOffset <= windowEnd
-            : segEnd > _rcvNxt - (1L << 30) && seqOffset < windowEnd;
-        if (!acceptable && _agreed.Extended)
+        if (!_receiveWindow.Accepts(seqOffset, data.Length) && _agreed.Extended)
         {
             _acks.RequestImmediate();
             Drop(DropReason.OutOfWindow);
@@ -385,7 +381,7 @@ public sealed partial class TouConnection
             // carries the state right after that packet: identical ACKs would read as duplicate ACKs.
             _acks.QueuePlain(header.AcknowledgementNumber, AckField);
         }
-        else if ((flags & TouFlags.Ping) != 0 || (_agreed.Extended && seqOffset < _rcvNxt && (flags & TouFlags.Fin) == 0 && (flags & TouFlags.Ack) == 0))
+        else if ((flags & TouFlags.Ping) != 0 || (_agreed.Extended && seqOffset < _receiveWindow.Next && (flags & TouFlags.Fin) == 0 && (flags & TouFlags.Ack) == 0))
         {
             _acks.RequestImmediate();
         }
@@ -403,20 +399,15 @@ public sealed partial class TouConnection
         Notify();
     }
 
-    private long ReceiveCapacity => _options.ReceiveBufferSize;
-
-    /// <summary>The end of the highest data received, in order or not.</summary>
-    private long ReceivedEnd => _outOfOrder.Count > 0 ? Math.Max(_rcvNxt, _outOfOrder.HighestEnd) : _rcvNxt;
-
     private void HandleRst(long seqOffset, long windowEnd, bool authenticated)
     {
         // The exact edge is our acknowledgement number, which counts the peer's FIN once consumed. A tagged RST
         // comes from the peer itself, whose numbering may be ahead of ours (data or its FIN still in flight).
-        long edge = _rcvNxt + (_peerFinConsumed ? 1 : 0);
+        long edge = _receiveWindow.Next + (_peerFinConsumed ? 1 : 0);
         if (_agreed.Extended && seqOffset != edge && !authenticated)
         {
             // RFC 5961: an RST that is in the window but not exactly at its edge earns a challenge ACK.
-            if (seqOffset >= _rcvNxt && seqOffset < windowEnd)
+            if (seqOffset >= _receiveWindow.Next && seqOffset < windowEnd)
             {
                 _acks.RequestChallenge();
                 Notify();
@@ -426,7 +417,7 @@ public sealed partial class TouConnection
             return;
         }
 
-        if (!_agreed.Extended && (seqOffset < _rcvNxt || seqOffset > windowEnd))
+        if (!_agreed.Extended && (seqOffset < _receiveWindow.Next || seqOffset > windowEnd))
         {
             Drop(DropReason.OutOfWindow);
             return;
@@ -607,30 +598,12 @@ public sealed partial class TouConnection
 
     private void HandleData(long nowUs, long offset, ReadOnlySpan<byte> data)
     {
-        long end = offset + data.Length;
-        long windowEnd = _rcvRead + ReceiveCapacity;
-        if (_peerFinOffset >= 0)
-        {
-            windowEnd = Math.Min(windowEnd, _peerFinOffset);
-        }
-
-        // Trim what was already received and what lies beyond the buffer.
-        if (offset < _rcvNxt)
-        {
-            int skip = (int)Math.Min(_rcvNxt - offset, data.Length);
-            data = data[skip..];
-            offset += skip;
-            Stats.DuplicateBytesReceived += skip;
-        }
-
-        if (end > windowEnd)
-        {
-            int cut = (int)Math.Min(end - windowEnd, data.Length);
-            data = data[..^cut];
-            Stats.BytesBeyondWindow += cut;
-            end = offset + data.Length;
-        }
-
+        // Trim what was already received and what lies beyond the buffer (or the peer's FIN).
+        var (skip, cut) = _receiveWindow.Trim(offset, data.Length, _peerFinOffset);
+        Stats.DuplicateBytesReceived += skip;
+        Stats.BytesBeyondWindow += cut;
+        data = data[skip..^cut];
+        offset += skip;
         if (data.IsEmpty)
         {
             _acks.RequestImmediate(); // duplicate or beyond the window: tell the sender where we are
@@ -643,47 +616,47 @@ public sealed partial class TouConnection
             return;
         }
 
-        if (offset == _rcvNxt)
+        if (offset == _receiveWindow.Next)
         {
-            _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
-            _receiveBuffer.Write(offset, data);
-            _rcvNxt = end;
-            bool filledHole = _outOfOrder.Count > 0;
-            if (filledHole && _outOfOrder.StartAt(0) <= _rcvNxt)
-            {
-                _rcvNxt = Math.Max(_rcvNxt, _outOfOrder.EndAt(0));
-            }
-
-            _outOfOrder.RemoveBelow(_rcvNxt);
-            Stats.BytesDelivered += _rcvNxt - offset;
-            _acks.OnInOrderSegment(nowUs, immediate: filledHole || !_agreed.Extended);
-
-            Raise(TouConnectionEvents.Readable);
-            CheckPeerFin();
+            AcceptInOrder(nowUs, offset, data);
         }
         else
         {
-            if (_outOfOrder.Contains(offset, end))
-            {
-                Stats.DuplicateBytesReceived += data.Length;
-            }
-            else
-            {
-                // Remember the newest block first in SACK reports (RFC 2018).
-                if (!_outOfOrder.Add(offset, end))
-                {
-                    Drop(DropReason.OutOfOrderFull);
-                    _acks.RequestImmediate();
-                    return;
-                }
-
-                _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
-                _receiveBuffer.Write(offset, data);
-                _acks.LastSackUpdateStart = offset;
-            }
-
+            AcceptOutOfOrder(offset, data);
             _acks.RequestImmediate(); // out of order: acknowledge at once so the sender sees the hole
         }
+    }
+
+    private void AcceptInOrder(long nowUs, long offset, ReadOnlySpan<byte> data)
+    {
+        _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
+        _receiveBuffer.Write(offset, data);
+        Stats.BytesDelivered += _receiveWindow.OnInOrder(offset + data.Length, out bool filledHole);
+        _acks.OnInOrderSegment(nowUs, immediate: filledHole || !_agreed.Extended);
+
+        Raise(TouConnectionEvents.Readable);
+        CheckPeerFin();
+    }
+
+    private void AcceptOutOfOrder(long offset, ReadOnlySpan<byte> data)
+    {
+        long end = offset + data.Length;
+        if (_receiveWindow.HoldsOutOfOrder(offset, end))
+        {
+            Stats.DuplicateBytesReceived += data.Length;
+            return;
+        }
+
+        // Remember the newest block first in SACK reports (RFC 2018).
+        if (!_receiveWindow.TryHoldOutOfOrder(offset, end))
+        {
+            Drop(DropReason.OutOfOrderFull);
+            return;
+        }
+
+        _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
+        _receiveBuffer.Write(offset, data);
+        _acks.LastSackUpdateStart = offset;
     }
 
     private void HandleFin(in TouHeader header, long finOffset, long windowEnd)
@@ -702,7 +675,7 @@ public sealed partial class TouConnection
             if (_peerFinOffset < 0)
             {
                 // A stale number points at or below what arrived; the true one (a Tou.Kestrel peer) is the end itself.
-                _peerFinOffset = Math.Max(ReceivedEnd, staleOrCurrent);
+                _peerFinOffset = Math.Max(_receiveWindow.ReceivedEnd, staleOrCurrent);
             }
 
             _acks.QueuePlainFinAck(header.AcknowledgementNumber, header.SequenceNumber + 1);
@@ -713,7 +686,7 @@ public sealed partial class TouConnection
         // The FIN must sit exactly at the end of the data received so far (which lies inside the window): a FIN
         // anywhere else is either early (reordered; it is retransmitted) or forged, and accepting it would cut the
         // stream short.
-        if (finOffset != ReceivedEnd || (_peerFinOffset >= 0 && finOffset != _peerFinOffset))
+        if (finOffset != _receiveWindow.ReceivedEnd || (_peerFinOffset >= 0 && finOffset != _peerFinOffset))
         {
             if (!(_peerFinConsumed && finOffset == _peerFinOffset))
             {
@@ -731,7 +704,7 @@ public sealed partial class TouConnection
 
     private void CheckPeerFin()
     {
-        if (!_peerFinConsumed && _peerFinOffset >= 0 && _rcvNxt >= _peerFinOffset)
+        if (!_peerFinConsumed && _peerFinOffset >= 0 && _receiveWindow.Next >= _peerFinOffset)
         {
             _peerFinConsumed = true;
             if (_agreed.Extended)

@@ -203,7 +203,7 @@ public sealed partial class TouConnection
         }
 
         int optionsLength = 0;
-        if (_agreed.Sack && _outOfOrder.Count > 0)
+        if (_agreed.Sack && _receiveWindow.OutOfOrder.Count > 0)
         {
             optionsLength = WriteSackOptions(buffer[TouHeader.Size..]);
         }
@@ -228,22 +228,23 @@ public sealed partial class TouConnection
     /// <summary>Writes the SACK option block: the most recently changed block first, then the highest others.</summary>
     private int WriteSackOptions(Span<byte> destination)
     {
-        int blocks = Math.Min(_outOfOrder.Count, Extensions.MaxSackBlocks);
+        var held = _receiveWindow.OutOfOrder;
+        int blocks = Math.Min(held.Count, Extensions.MaxSackBlocks);
         destination[0] = (byte)(2 + (blocks * 8));
         destination[1] = Extensions.TlvSack;
         destination[2] = (byte)(blocks * 8);
         int n = 3;
-        int first = _outOfOrder.Count - 1;
-        for (int i = 0; i < _outOfOrder.Count; i++)
+        int first = held.Count - 1;
+        for (int i = 0; i < held.Count; i++)
         {
-            if (_outOfOrder.StartAt(i) <= _acks.LastSackUpdateStart && _acks.LastSackUpdateStart < _outOfOrder.EndAt(i))
+            if (held.StartAt(i) <= _acks.LastSackUpdateStart && _acks.LastSackUpdateStart < held.EndAt(i))
             {
                 first = i;
             }
         }
 
         WriteBlock(destination, ref n, first);
-        for (int i = _outOfOrder.Count - 1, written = 1; i >= 0 && written < blocks; i--)
+        for (int i = held.Count - 1, written = 1; i >= 0 && written < blocks; i--)
         {
             if (i != first)
             {
@@ -256,8 +257,8 @@ public sealed partial class TouConnection
 
         void WriteBlock(Span<byte> d, ref int at, int index)
         {
-            BinaryPrimitives.WriteUInt32BigEndian(d[at..], ReceiveSeq(_outOfOrder.StartAt(index)).Value);
-            BinaryPrimitives.WriteUInt32BigEndian(d[(at + 4)..], ReceiveSeq(_outOfOrder.EndAt(index)).Value);
+            BinaryPrimitives.WriteUInt32BigEndian(d[at..], ReceiveSeq(held.StartAt(index)).Value);
+            BinaryPrimitives.WriteUInt32BigEndian(d[(at + 4)..], ReceiveSeq(held.EndAt(index)).Value);
             at += 8;
         }
     }
@@ -377,7 +378,7 @@ public sealed partial class TouConnection
         if (_agreed.Extended)
         {
             // Data carries the acknowledgement; a SACK report still needs its own packet.
-            if (!(_agreed.Sack && _outOfOrder.Count > 0))
+            if (!(_agreed.Sack && _receiveWindow.OutOfOrder.Count > 0))
             {
                 _acks.Sent();
             }
@@ -402,16 +403,7 @@ public sealed partial class TouConnection
 
     private int FinishPacket(Span<byte> buffer, TouFlags flags, SequenceNumber seq, uint ack, int payloadLength, bool unscaledWindow = false)
     {
-        long free = Math.Max(0, _rcvRead + ReceiveCapacity - _rcvNxt);
-        int shift = unscaledWindow ? 0 : _receiveShift;
-        ushort window = (ushort)Math.Min(free >> shift, ushort.MaxValue);
-        long rightEdge = _rcvNxt + ((long)window << shift);
-        if (rightEdge > _advertisedRightEdge)
-        {
-            _advertisedRightEdge = rightEdge;
-        }
-
-        return WriteHeader(buffer, flags, seq, ack, payloadLength, window);
+        return WriteHeader(buffer, flags, seq, ack, payloadLength, _receiveWindow.Advertise(unscaledWindow));
     }
 
     private int WriteHeader(Span<byte> buffer, TouFlags flags, SequenceNumber seq, uint ack, int payloadLength, ushort window)
