@@ -7,78 +7,6 @@ namespace Tou.Protocol;
 
 public sealed partial class TouConnection
 {
-    /// <summary>Client side: start the handshake.</summary>
-    internal void StartConnect(long nowUs)
-    {
-        _sendSeqBase = _iss + 1;
-        _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
-        Log.Connecting(_logger, Id);
-    }
-
-    /// <summary>Server side: a SYN created this connection.</summary>
-    /// <param name="keys">The integrity keys the endpoint derived for this connection, used if integrity is agreed.</param>
-    internal void AcceptSyn(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ExtensionSet offer, int synLength, in IntegrityKeys keys)
-    {
-        _unvalidatedBytesIn = synLength;
-        _irs = new SequenceNumber(header.SequenceNumber);
-        _receiveSeqBase = _irs + 1;
-        _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
-        Apply(AgreedOptions.ForServer(_options, offer, keys));
-        _peerWindow.Start(header.Window, updatesFromStart: false);
-        SetMss(header.Mss);
-        _lastReceiveUs = nowUs;
-        _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
-        _synAckPending = true;
-        _ = payload;
-    }
-
-    /// <summary>
-    /// Server side, stateless handshake: the client's ACK (or first data) returned a valid SYN cookie, which
-    /// proves its address; the connection starts established with what the cookie says was agreed.
-    /// </summary>
-    /// <param name="cookie">What was agreed, with the client's window shift (-1 for none).</param>
-    internal void AcceptCookie(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, in ExtensionSet cookie, uint serverIsn)
-    {
-        FromCookie = true;
-        _irs = new SequenceNumber(header.SequenceNumber) - 1;
-        _receiveSeqBase = _irs + 1;
-        _iss = new SequenceNumber(serverIsn);
-        _sendSeqBase = _iss;
-        Apply(AgreedOptions.FromCookie(_options, cookie));
-        SetMss(header.Mss);
-        _peerWindow.Start((long)header.Window << _sendShift, updatesFromStart: true);
-        _lastReceiveUs = nowUs;
-        _timers.Clear(TimerKind.Handshake);
-        BecomeEstablished(nowUs);
-        if (header.PayloadLength > 0 || (header.Flags & TouFlags.Fin) != 0)
-        {
-            HandleSynchronized(nowUs, header, payload, authenticated: true);
-        }
-    }
-
-    /// <summary>Created from a SYN cookie (so it never counted as a pending handshake).</summary>
-    internal bool FromCookie { get; private set; }
-
-    /// <summary>The one place the handshake's outcome enters the connection.</summary>
-    private void Apply(in AgreedOptions agreement)
-    {
-        _agreed = agreement.Agreed;
-        _sendShift = agreement.SendShift;
-        _receiveWindow.Shift = agreement.ReceiveShift;
-        if (_agreed.Integrity)
-        {
-            _sendKey = _agreed.Keys.ForSending(_isClient);
-            _receiveKey = _agreed.Keys.ForReceiving(_isClient);
-        }
-    }
-
-    private void SetMss(uint peerMss)
-    {
-        _sendMss = AgreedOptions.SendMss(_options, _agreed.Extended, peerMss);
-        _congestion = CongestionControllerFactory.Create(_options.CongestionControl, _sendMss);
-        _loss.Start(_agreed.Sack, _sendMss);
-    }
-
     /// <summary>Handles one datagram from this connection's peer.</summary>
     internal void HandleDatagram(long nowUs, ReadOnlySpan<byte> datagram)
     {
@@ -139,144 +67,11 @@ public sealed partial class TouConnection
         }
     }
 
-    private void HandleSynSent(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ReadOnlySpan<byte> datagram)
-    {
-        var flags = header.Flags;
-        bool acksSyn = header.AcknowledgementNumber == (_iss + 1).Value;
-        if ((flags & TouFlags.Rst) != 0)
-        {
-            // Only an RST that answers our SYN can refuse it (otherwise anyone could cancel a connect).
-            if ((flags & TouFlags.Ack) != 0 && acksSyn)
-            {
-                EndConnection(TouCloseReason.Refused, linger: false);
-            }
-            else
-            {
-                Drop(DropReason.OutOfWindow);
-            }
-
-            return;
-        }
-
-        if ((flags & (TouFlags.Syn | TouFlags.Ack)) != (TouFlags.Syn | TouFlags.Ack) || !acksSyn)
-        {
-            if ((flags & TouFlags.Ack) != 0 && !acksSyn)
-            {
-                // The other side holds an old connection from this address (RFC 793 half-open): reset it
-                // with its own acknowledgement number, so our retransmitted SYN finds a clean slate.
-                _halfOpenResetSeq = header.AcknowledgementNumber;
-                Notify();
-            }
-
-            Drop(DropReason.Unexpected);
-            return;
-        }
-
-        var offer = Extensions.ReadOffer(payload);
-        // A trailer that is present must verify, and a server that accepts the checksum must send one:
-        // otherwise a damaged SYN+ACK could leave the two sides disagreeing about it.
-        bool hasTrailer = datagram.Length > TouHeader.Size + header.PayloadLength;
-        if ((hasTrailer && !Extensions.VerifyCrc(datagram, header.PayloadLength)) || (offer.Integrity && !hasTrailer))
-        {
-            Drop(DropReason.Integrity);
-            return;
-        }
-
-        Apply(AgreedOptions.ForClient(_options, offer));
-
-        _irs = new SequenceNumber(header.SequenceNumber);
-        _receiveSeqBase = _irs; // the server's first data byte is its ISN (seed numbering)
-        _peerWindow.Start(header.Window, updatesFromStart: true);
-        SetMss(header.Mss);
-        if (_rtoRetransmits == 0)
-        {
-            _rtt.AddSample(nowUs - _synSentUs);
-        }
-
-        _lastReceiveUs = nowUs;
-        _timers.Clear(TimerKind.Retransmission);
-        _handshakeAckPending = true;
-        BecomeEstablished(nowUs);
-    }
-
-    private void HandleSynReceived(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload)
-    {
-        var flags = header.Flags;
-        if ((flags & TouFlags.Rst) != 0)
-        {
-            if (header.SequenceNumber == _receiveSeqBase.Value)
-            {
-                EndConnection(TouCloseReason.ResetByPeer, linger: false);
-            }
-            else
-            {
-                Drop(DropReason.OutOfWindow);
-            }
-
-            return;
-        }
-
-        if ((flags & TouFlags.Syn) != 0)
-        {
-            if (header.SequenceNumber == _irs.Value)
-            {
-                _unvalidatedBytesIn += TouHeader.Size + header.PayloadLength;
-                _synAckPending = true; // our SYN+ACK was lost; say it again
-                Stats.Retransmissions++;
-                Notify();
-            }
-            else
-            {
-                Drop(DropReason.Unexpected);
-            }
-
-            return;
-        }
-
-        // The handshake's ACK (ack = our ISN, seed numbering), or data that overtook it.
-        if (header.AcknowledgementNumber != _sendSeqBase.Value || header.SequenceNumber != _receiveSeqBase.Value)
-        {
-            Drop(DropReason.Unexpected);
-            return;
-        }
-
-        _peerWindow.Start((long)header.Window << _sendShift, updatesFromStart: true);
-        if (_rtoRetransmits == 0 && _synSentUs > 0)
-        {
-            _rtt.AddSample(nowUs - _synSentUs);
-        }
-
-        _timers.Clear(TimerKind.Retransmission);
-        _lastReceiveUs = nowUs;
-        BecomeEstablished(nowUs);
-        if (header.PayloadLength > 0 || (flags & TouFlags.Fin) != 0)
-        {
-            HandleSynchronized(nowUs, header, payload, authenticated: true);
-        }
-    }
-
-    private void BecomeEstablished(long nowUs)
-    {
-        _phase = Phase.Established;
-        WasEstablished = true;
-        _timers.Clear(TimerKind.Handshake);
-        ArmIdle();
-        ArmLinger();
-        _rtoRetransmits = 0;
-        _receiveWindow.ResetAdvertised();
-        ArmKeepAlive(nowUs);
-        Log.ConnectionEstablished(_logger, Id, _agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift, _sendMss);
-        _endpoint?.OnEstablished(this);
-        Raise(TouConnectionEvents.Connected | TouConnectionEvents.Writable);
-        Notify();
-    }
-
     /// <param name="authenticated">The packet's integrity tag verified (so it comes from the peer).</param>
     private void HandleSynchronized(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, bool authenticated)
     {
         var flags = header.Flags;
-        var seq = new SequenceNumber(header.SequenceNumber);
-        long seqOffset = ReceiveOffset(seq);
+        long seqOffset = ReceiveOffset(new SequenceNumber(header.SequenceNumber));
         long windowEnd = _receiveWindow.End;
 
         if ((flags & TouFlags.Rst) != 0)
@@ -287,68 +82,18 @@ public sealed partial class TouConnection
 
         if ((flags & TouFlags.Syn) != 0)
         {
-            // A retransmitted SYN+ACK means our handshake ACK was lost; anything else is answered with a challenge ACK (RFC 5961).
-            if (_isClient && seq == _irs && (flags & TouFlags.Ack) != 0)
-            {
-                _handshakeAckPending = true;
-            }
-            else
-            {
-                _acks.RequestChallenge();
-                Drop(DropReason.Unexpected);
-            }
-
-            Notify();
+            HandleSynWhenSynchronized(header);
             return;
         }
 
         if (_phase == Phase.TimeWait)
         {
-            // Only a retransmitted FIN matters now: acknowledge it again.
-            if ((flags & TouFlags.Fin) != 0)
-            {
-                if (!_agreed.Extended)
-                {
-                    _acks.QueuePlainFinAck(header.AcknowledgementNumber, header.SequenceNumber + 1);
-                }
-                else
-                {
-                    _acks.RequestImmediate();
-                }
-
-                Notify();
-            }
-
+            HandleInTimeWait(header);
             return;
         }
 
-        if (_agreed.Extended && (flags & TouFlags.Ack) == 0)
+        if (!TryReadSegment(header, payload, seqOffset, out var data, out var options))
         {
-            // Extended peers put ACK on every packet after the SYN; one without it is an injection attempt.
-            Drop(DropReason.Unexpected);
-            return;
-        }
-
-        ReadOnlySpan<byte> data = payload;
-        ReadOnlySpan<byte> options = default;
-        if ((flags & TouFlags.Options) != 0 && !Extensions.TrySplitOptions(payload, out options, out data))
-        {
-            Drop(DropReason.Malformed);
-            return;
-        }
-
-        bool plainAck = !_agreed.Extended && (flags & TouFlags.Ack) != 0;
-        if (plainAck)
-        {
-            data = default; // the seed treats any ACK-flagged packet as a pure ACK
-        }
-
-        // A segment must overlap the window (or be an empty one at its edge) to be acceptable.
-        if (!_receiveWindow.Accepts(seqOffset, data.Length) && _agreed.Extended)
-        {
-            _acks.RequestImmediate();
-            Drop(DropReason.OutOfWindow);
-            Notify();
             return;
         }
 
@@ -356,13 +101,10 @@ public sealed partial class TouConnection
         ArmIdle();
         ArmKeepAlive(nowUs);
 
-        if ((flags & TouFlags.Ack) != 0)
+        if ((flags & TouFlags.Ack) != 0 && !HandleAck(nowUs, header, seqOffset, data.Length, options))
         {
-            if (!HandleAck(nowUs, header, seqOffset, data.Length, options))
-            {
-                Notify();
-                return;
-            }
+            Notify();
+            return;
         }
 
         if (!data.IsEmpty)
@@ -375,6 +117,94 @@ public sealed partial class TouConnection
             }
         }
 
+        OweAcknowledgement(header, seqOffset);
+        if ((flags & TouFlags.Fin) != 0)
+        {
+            HandleFin(header, seqOffset + data.Length, windowEnd);
+        }
+
+        Notify();
+    }
+
+    /// <summary>A retransmitted SYN+ACK means our handshake ACK was lost; any other SYN is answered with a challenge ACK (RFC 5961).</summary>
+    private void HandleSynWhenSynchronized(in TouHeader header)
+    {
+        if (_isClient && new SequenceNumber(header.SequenceNumber) == _irs && (header.Flags & TouFlags.Ack) != 0)
+        {
+            _handshakeAckPending = true;
+        }
+        else
+        {
+            _acks.RequestChallenge();
+            Drop(DropReason.Unexpected);
+        }
+
+        Notify();
+    }
+
+    /// <summary>Only a retransmitted FIN matters now: acknowledge it again.</summary>
+    private void HandleInTimeWait(in TouHeader header)
+    {
+        if ((header.Flags & TouFlags.Fin) == 0)
+        {
+            return;
+        }
+
+        if (!_agreed.Extended)
+        {
+            _acks.QueuePlainFinAck(header.AcknowledgementNumber, header.SequenceNumber + 1);
+        }
+        else
+        {
+            _acks.RequestImmediate();
+        }
+
+        Notify();
+    }
+
+    /// <summary>
+    /// Splits a segment's payload into options and data and checks it: extended peers set ACK on every packet,
+    /// the options must parse, and the segment must fall in the window. Returns false when it was dropped.
+    /// </summary>
+    private bool TryReadSegment(in TouHeader header, ReadOnlySpan<byte> payload, long seqOffset, out ReadOnlySpan<byte> data, out ReadOnlySpan<byte> options)
+    {
+        var flags = header.Flags;
+        data = payload;
+        options = default;
+        if (_agreed.Extended && (flags & TouFlags.Ack) == 0)
+        {
+            // Extended peers put ACK on every packet after the SYN; one without it is an injection attempt.
+            Drop(DropReason.Unexpected);
+            return false;
+        }
+
+        if ((flags & TouFlags.Options) != 0 && !Extensions.TrySplitOptions(payload, out options, out data))
+        {
+            Drop(DropReason.Malformed);
+            return false;
+        }
+
+        if (!_agreed.Extended && (flags & TouFlags.Ack) != 0)
+        {
+            data = default; // the seed treats any ACK-flagged packet as a pure ACK
+        }
+
+        // A segment must overlap the window (or be an empty one at its edge) to be acceptable.
+        if (!_receiveWindow.Accepts(seqOffset, data.Length) && _agreed.Extended)
+        {
+            _acks.RequestImmediate();
+            Drop(DropReason.OutOfWindow);
+            Notify();
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>The acknowledgement a segment earns apart from what its data and FIN earn.</summary>
+    private void OweAcknowledgement(in TouHeader header, long seqOffset)
+    {
+        var flags = header.Flags;
         if (!_agreed.Extended && (flags & (TouFlags.Ack | TouFlags.Fin)) == 0)
         {
             // The seed answers every data packet (duplicates and empty probes too) with its own ACK, which
@@ -390,13 +220,6 @@ public sealed partial class TouConnection
         {
             _acks.RequestImmediate();
         }
-
-        if ((flags & TouFlags.Fin) != 0)
-        {
-            HandleFin(header, seqOffset + data.Length, windowEnd);
-        }
-
-        Notify();
     }
 
     private void HandleRst(long seqOffset, long windowEnd, bool authenticated)

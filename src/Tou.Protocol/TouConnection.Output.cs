@@ -5,15 +5,6 @@ namespace Tou.Protocol;
 
 public sealed partial class TouConnection
 {
-    private bool _synAckPending;
-    private bool _secondRstSent;
-    private bool _handshakeAckPending;
-    private int _rtoRetransmits;
-    private long _synSentUs;
-    private uint? _halfOpenResetSeq;
-    private long _unvalidatedBytesIn;
-    private long _unvalidatedBytesOut;
-
     /// <summary>Smallest buffer <see cref="PollTransmit"/> accepts.</summary>
     public int MaxDatagramLength => Math.Max(_options.MaxDatagramSize, SeedMaxDatagram);
 
@@ -110,56 +101,6 @@ public sealed partial class TouConnection
         }
 
         return 0;
-    }
-
-    private int BuildSyn(long nowUs, Span<byte> buffer)
-    {
-        if (!_synPending)
-        {
-            return 0;
-        }
-
-        _synPending = false;
-        _synSentUs = nowUs;
-        int payload = Extensions.WriteOffer(buffer[TouHeader.Size..], AgreedOptions.Offer(_options));
-        if (!_options.EnableExtensions)
-        {
-            payload = 0;
-        }
-
-        int length = WriteHeader(buffer, TouFlags.Syn, _iss, 0, payload, AgreedOptions.HandshakeWindow(_options));
-        return _options.EnableExtensions && _options.EnableIntegrity ? Extensions.AppendCrc(buffer, length) : length;
-    }
-
-    private bool _synPending = true;
-
-    private int BuildSynAck(long nowUs, Span<byte> buffer)
-    {
-        if (!_synAckPending)
-        {
-            return 0;
-        }
-
-        _synAckPending = false;
-
-        // Anti-amplification: until the handshake proves the address, it gets at most three times the bytes it sent.
-        int size = AgreedOptions.SynAckSize(_agreed);
-        if (_unvalidatedBytesOut + size > 3 * _unvalidatedBytesIn)
-        {
-            Stats.AmplificationLimited++;
-            return 0;
-        }
-
-        _unvalidatedBytesOut += size;
-        _synSentUs = nowUs;
-        int payload = 0;
-        if (_agreed.Extended)
-        {
-            payload = Extensions.WriteOffer(buffer[TouHeader.Size..], _agreed);
-        }
-
-        int length = WriteHeader(buffer, TouFlags.Syn | TouFlags.Ack, _iss, _receiveSeqBase.Value, payload, AgreedOptions.HandshakeWindow(_options));
-        return _agreed.Integrity ? Extensions.AppendCrc(buffer, length) : length;
     }
 
     private int BuildRst(Span<byte> buffer)
@@ -460,53 +401,12 @@ public sealed partial class TouConnection
 
         if (_phase is Phase.SynSent or Phase.SynReceived)
         {
-            if (_timers.IsDue(TimerKind.Handshake, nowUs))
-            {
-                Log.HandshakeFailed(_logger, Id, _rtoRetransmits);
-                EndConnection(TouCloseReason.HandshakeTimeout, linger: false);
-                return;
-            }
-
-            if (_timers.IsDue(TimerKind.Retransmission, nowUs))
-            {
-                // SYN or SYN+ACK lost: send it again with exponential backoff.
-                _rtt.OnTimeout();
-                _rtoRetransmits++;
-                Stats.Retransmissions++;
-                _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
-                if (_phase == Phase.SynSent)
-                {
-                    _synPending = true;
-                }
-                else
-                {
-                    _synAckPending = true;
-                }
-
-                Notify();
-            }
-
+            HandleHandshakeTimeout(nowUs);
             return;
         }
 
-        if (CloseReason != TouCloseReason.None)
+        if (CloseReason != TouCloseReason.None || EndedByIdleOrLinger(nowUs))
         {
-            return;
-        }
-
-        if (_timers.IsDue(TimerKind.Idle, nowUs))
-        {
-            EndConnection(TouCloseReason.IdleTimeout, linger: false);
-            return;
-        }
-
-        if (_timers.IsDue(TimerKind.Linger, nowUs))
-        {
-            // The application closed and the peer has acknowledged nothing new for LingerTimeout: give up.
-            Log.LingerExpired(_logger, Id, (long)_options.LingerTimeout.TotalMilliseconds);
-            _rstPending = true;
-            EndConnection(TouCloseReason.LingerTimeout, linger: false);
-            Notify();
             return;
         }
 
@@ -529,6 +429,35 @@ public sealed partial class TouConnection
             }
         }
 
+        RunTransmitTimers(nowUs);
+        Notify();
+    }
+
+    /// <summary>The idle timer ends the connection; the linger timer gives up on one the application closed. True when either did.</summary>
+    private bool EndedByIdleOrLinger(long nowUs)
+    {
+        if (_timers.IsDue(TimerKind.Idle, nowUs))
+        {
+            EndConnection(TouCloseReason.IdleTimeout, linger: false);
+            return true;
+        }
+
+        if (_timers.IsDue(TimerKind.Linger, nowUs))
+        {
+            // The application closed and the peer has acknowledged nothing new for LingerTimeout: give up.
+            Log.LingerExpired(_logger, Id, (long)_options.LingerTimeout.TotalMilliseconds);
+            _rstPending = true;
+            EndConnection(TouCloseReason.LingerTimeout, linger: false);
+            Notify();
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The timers that make something leave: a zero-window probe, a keepalive, the pacer's next segment.</summary>
+    private void RunTransmitTimers(long nowUs)
+    {
         if (_timers.IsDue(TimerKind.Persist, nowUs))
         {
             _timers.Clear(TimerKind.Persist);
@@ -553,8 +482,6 @@ public sealed partial class TouConnection
         {
             _timers.Clear(TimerKind.Pacing);
         }
-
-        Notify();
     }
 
     private void OnRetransmissionTimeout(long nowUs)

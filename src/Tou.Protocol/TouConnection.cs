@@ -37,11 +37,22 @@ public sealed partial class TouConnection : IDisposable
     private readonly ConnectionTimers _timers = new();
     private long _lastReceiveUs;
     private bool _rstPending;
+    private bool _secondRstSent;  // the RST also went out at our unacknowledged FIN's number (see BuildRst)
     private bool _disposed;
     private bool _appClosed;       // the application is gone: it reads no more; what it wrote is still delivered
     private long _lastProgressUs;  // last time the peer acknowledged something new (the linger clock)
     private DirectionKey _sendKey;
     private DirectionKey _receiveKey;
+
+    // --- handshake ---
+    private bool _synPending = true;
+    private bool _synAckPending;
+    private bool _handshakeAckPending;
+    private int _rtoRetransmits;        // SYN or SYN+ACK retransmissions (Karn: then no RTT sample)
+    private long _synSentUs;
+    private uint? _halfOpenResetSeq;    // an RST owed to a half-open connection the peer still holds
+    private long _unvalidatedBytesIn;   // anti-amplification, until the handshake proves the address
+    private long _unvalidatedBytesOut;
 
     // --- send direction (offsets in our stream; sequence = _sendSeqBase + offset) ---
     private SequenceNumber _iss;
