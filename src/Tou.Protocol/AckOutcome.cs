@@ -7,7 +7,10 @@ namespace Tou.Protocol;
 /// </summary>
 internal readonly struct AckOutcome
 {
-    /// <summary>Bytes newly delivered: cumulatively acknowledged while in flight, or selectively acknowledged.</summary>
+    /// <summary>
+    /// Bytes newly delivered: segments the cumulative acknowledgement newly covers (unless SACKed before; of a segment
+    /// it covers only in part, the part, if in flight) and segments newly SACKed.
+    /// </summary>
     public long DeliveredBytes { get; init; }
 
     /// <summary>Of <see cref="DeliveredBytes"/>, those newly SACKed (they reached the peer, though not in order).</summary>

@@ -517,7 +517,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
     /// <summary>What one ACK found so far, threaded through its cumulative and selective parts.</summary>
     private struct AckProgress
     {
-        public long Delivered;     // bytes cumulatively acknowledged while in flight (SACKed bytes are counted apart)
+        public long Delivered;     // bytes the cumulative acknowledgement delivered (newly SACKed ones are counted apart)
         public long NewestSentUs;  // RACK: the newest transmission delivered
         public long NewestEnd;
         public long RttSampleUs;

@@ -470,7 +470,6 @@ public sealed partial class TouConnection
             return;
         }
 
-        // Remember the newest block first in SACK reports (RFC 2018).
         if (!_receiveWindow.TryHoldOutOfOrder(offset, end))
         {
             Drop(DropReason.OutOfOrderFull);
@@ -479,7 +478,7 @@ public sealed partial class TouConnection
 
         _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
         _receiveBuffer.Write(offset, data);
-        _acks.LastSackUpdateStart = offset;
+        _acks.LastSackUpdateStart = offset; // the newest block goes first in SACK reports (RFC 2018)
     }
 
     private void HandleFin(in TouHeader header, long finOffset, long windowEnd)
