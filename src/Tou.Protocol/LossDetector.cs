@@ -146,6 +146,12 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         long sacked = ack.SackBlocks.IsEmpty ? 0 : ApplySack(ack.SackBlocks, ack.NowUs, ack.SndUna, ack.SndNxt, ref progress);
         if (progress.RttSampleUs >= 0)
         {
+            // The peer's deliberate delay is not path (RFC 9002 §5.3), but a sample never goes below the smallest seen.
+            if (ack.AckDelayUs > 0 && progress.RttSampleUs - ack.AckDelayUs >= rtt.MinRttUs)
+            {
+                progress.RttSampleUs -= ack.AckDelayUs;
+            }
+
             rtt.AddSample(progress.RttSampleUs);
         }
 

@@ -119,14 +119,19 @@ internal sealed class ReceiveWindow
 
     /// <summary>
     /// After the application drained data: whether the window grew enough since last advertised to tell the peer at
-    /// once — by two segments or a quarter of the buffer, or reopening from under one segment. A sender held back by
-    /// the window may have nothing else in flight to draw an ACK that would tell it.
+    /// once — reopening from under one segment, or at least doubling a window that had shrunk to half the buffer or
+    /// less (by two segments or a quarter of the buffer at least). A sender held back by the window may have nothing
+    /// else in flight to draw an ACK that would tell it; a sender with half the buffer still offered is not held back,
+    /// and the ACKs its data draws carry the new window soon enough (an update per drained segment or two would cost a
+    /// packet each at high rates).
     /// </summary>
     public bool WindowUpdateOwed(int mss)
     {
         long window = Math.Min(Consumed + Capacity - Next, (long)ushort.MaxValue << Shift);
         long advertised = AdvertisedRightEdge - Next;
         long growth = window - advertised;
-        return growth >= Math.Min(2L * mss, Capacity / 4) || (advertised < mss && window >= mss);
+        bool reopened = advertised < mss && window >= mss;
+        bool doubled = advertised <= Capacity / 2 && window >= 2 * advertised && growth >= Math.Min(2L * mss, Capacity / 4);
+        return reopened || doubled;
     }
 }

@@ -9,6 +9,9 @@ internal readonly ref struct ReceivedAck
 {
     public long NowUs { get; init; }
 
+    /// <summary>How long the peer held this ACK back after the newest data it acknowledges arrived (µs), or 0.</summary>
+    public long AckDelayUs { get; init; }
+
     /// <summary>The cumulative acknowledgement (one past the data when it covers the FIN).</summary>
     public long AckOffset { get; init; }
 

@@ -109,6 +109,7 @@ public sealed partial class TouConnection
 
         if (!data.IsEmpty)
         {
+            Stats.DataPacketsReceived++;
             HandleData(nowUs, seqOffset, data);
             if (CloseReason != TouCloseReason.None)
             {
@@ -290,6 +291,7 @@ public sealed partial class TouConnection
         var outcome = _loss.OnAck(new ReceivedAck
         {
             NowUs = nowUs,
+            AckDelayUs = _agreed.Extended && !options.IsEmpty ? Extensions.FindAckDelay(options) : 0,
             AckOffset = ackOffset,
             Advanced = advanced,
             Duplicate = duplicate,
@@ -455,7 +457,7 @@ public sealed partial class TouConnection
         _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
         _receiveBuffer.Write(offset, data);
         Stats.BytesDelivered += _receiveWindow.OnInOrder(offset + data.Length, out bool filledHole);
-        _acks.OnInOrderSegment(nowUs, immediate: filledHole || !_agreed.Extended);
+        _acks.OnInOrderSegment(nowUs, data.Length, immediate: filledHole || !_agreed.Extended);
 
         Raise(TouConnectionEvents.Readable);
         CheckPeerFin();

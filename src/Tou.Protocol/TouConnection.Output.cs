@@ -136,7 +136,9 @@ public sealed partial class TouConnection
 
     private int BuildAck(Span<byte> buffer)
     {
+        long ackDelayUs = _agreed.Extended ? _acks.AckDelayUs : 0;
         _acks.Sent();
+        Stats.AcksSent++;
         if (_acks.TryTakePlain(out uint plainSeq, out uint plainAck))
         {
             // Seed style: seq = the acknum of the packet being acknowledged, ack = our state after it.
@@ -147,6 +149,11 @@ public sealed partial class TouConnection
         if (_agreed.Sack && _receiveWindow.OutOfOrder.Count > 0)
         {
             optionsLength = WriteSackOptions(buffer[TouHeader.Size..]);
+        }
+
+        if (ackDelayUs > 0)
+        {
+            optionsLength = Extensions.AppendAckDelay(buffer[TouHeader.Size..], optionsLength, ackDelayUs);
         }
 
         var flags = TouFlags.Ack | (optionsLength > 0 ? TouFlags.Options : 0);
@@ -278,7 +285,26 @@ public sealed partial class TouConnection
         _loss.OnSent(offset, length, nowUs, AppLimited);
         Stats.DataPacketsSent++;
         ArmRto(nowUs);
-        return BuildData(buffer, offset, length);
+        return BuildData(buffer, offset, length, ping: _agreed.Extended && BlockedAfterSend());
+    }
+
+    /// <summary>
+    /// Data waits but the congestion window or the peer's window has no room for the next segment, and too few
+    /// segments are in flight for the receiver's every-Nth-segment rule to answer soon: the sender can go on only when
+    /// an ACK comes, so the segment just built asks for one at once (PING) instead of letting the receiver hold it back
+    /// for segments that cannot come. (The peer's N is taken to be ours, <see cref="TouOptions.SegmentsPerAck"/>; if it
+    /// is larger, its delayed-ACK timer still bounds the wait.)
+    /// </summary>
+    private bool BlockedAfterSend()
+    {
+        long unsent = _written - _sndNxt;
+        if (unsent <= 0 || _loss.BytesInFlight >= (long)_options.SegmentsPerAck * _sendMss)
+        {
+            return false;
+        }
+
+        int next = (int)Math.Min(unsent, _sendMss);
+        return _peerWindow.Room(_sndUna, _sndNxt) < next || !CongestionAllows(next);
     }
 
     /// <summary>
@@ -313,7 +339,7 @@ public sealed partial class TouConnection
         return false;
     }
 
-    private int BuildData(Span<byte> buffer, long offset, int length)
+    private int BuildData(Span<byte> buffer, long offset, int length, bool ping = false)
     {
         _sendBuffer!.CopyTo(offset, buffer.Slice(TouHeader.Size, length));
         if (_agreed.Extended)
@@ -324,7 +350,7 @@ public sealed partial class TouConnection
                 _acks.Sent();
             }
 
-            return FinishPacket(buffer, TouFlags.Ack, SendSeq(offset), AckField, length);
+            return FinishPacket(buffer, ping ? TouFlags.Ack | TouFlags.Ping : TouFlags.Ack, SendSeq(offset), AckField, length);
         }
 
         // The seed never puts data in an ACK-flagged packet.
@@ -412,7 +438,7 @@ public sealed partial class TouConnection
 
         if (_timers.IsDue(TimerKind.DelayedAck, nowUs))
         {
-            _acks.OnDelayedAckDue();
+            _acks.OnDelayedAckDue(nowUs);
         }
 
         if (_timers.IsDue(TimerKind.LossDetection, nowUs))

@@ -82,7 +82,7 @@ public sealed partial class TouConnection : IDisposable
     internal TouConnection(IConnectionHost? host, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
     {
         _chunkPool = chunkPool;
-        _acks = new AckTracker(_timers, options.DelayedAckTimeout);
+        _acks = new AckTracker(_timers, options.DelayedAckTimeout, options.SegmentsPerAck, Math.Max(1, options.ReceiveBufferSize / 4));
         _receiveWindow = new ReceiveWindow(options.ReceiveBufferSize);
         _host = host;
         RemoteAddress = remoteAddress;

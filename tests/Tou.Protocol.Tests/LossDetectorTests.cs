@@ -28,6 +28,20 @@ public class LossDetectorTests
     }
 
     [Fact]
+    public void The_peers_reported_ack_delay_comes_off_the_sample_but_never_below_the_smallest_rtt()
+    {
+        var s = new Sender(sack: true);
+        s.Send(1, nowUs: 0);
+        Assert.Equal(50_000, s.Ack(50_000, ack: 1000).RttSampleUs); // the smallest RTT so far
+
+        s.Send(1, nowUs: 100_000);
+        Assert.Equal(52_000, s.Ack(162_000, ack: 2000, ackDelayUs: 10_000).RttSampleUs); // the ACK waited 10 ms at the peer
+
+        s.Send(1, nowUs: 200_000);
+        Assert.Equal(55_000, s.Ack(255_000, ack: 3000, ackDelayUs: 10_000).RttSampleUs); // taking it off would go below 50 ms
+    }
+
+    [Fact]
     public void Rack_declares_a_segment_lost_once_its_rtt_plus_the_reordering_window_has_passed()
     {
         var s = new Sender(sack: true);
@@ -292,7 +306,9 @@ public class LossDetectorTests
             }
         }
 
-        public AckOutcome Ack(long nowUs, long ack, bool duplicate = false, params (long Start, long End)[] sack)
+        public AckOutcome Ack(long nowUs, long ack, bool duplicate = false, params (long Start, long End)[] sack) => Ack(nowUs, ack, ackDelayUs: 0, duplicate, sack);
+
+        public AckOutcome Ack(long nowUs, long ack, long ackDelayUs, bool duplicate = false, params (long Start, long End)[] sack)
         {
             bool advanced = ack > Una;
             if (advanced)
@@ -303,6 +319,7 @@ public class LossDetectorTests
             return Loss.OnAck(new ReceivedAck
             {
                 NowUs = nowUs,
+                AckDelayUs = ackDelayUs,
                 AckOffset = ack,
                 Advanced = advanced,
                 Duplicate = duplicate && !advanced,

@@ -69,15 +69,32 @@ public class ReceiveWindowTests
     }
 
     [Fact]
-    public void A_small_buffer_owes_an_update_once_a_quarter_of_it_is_free_again()
+    public void A_window_shrunk_to_half_the_buffer_owes_an_update_once_a_drain_doubles_it()
     {
         var window = new ReceiveWindow(4000);
         window.OnInOrder(2000, out _);
-        window.Advertise(unscaled: false); // edge at 4,000: 2,000 bytes offered
+        window.Advertise(unscaled: false); // edge at 4,000: 2,000 bytes offered, half the buffer
         window.Consume(999);
         Assert.False(window.WindowUpdateOwed(mss: 1400));
         window.Consume(1);
-        Assert.True(window.WindowUpdateOwed(mss: 1400)); // 1,000 = a quarter of the buffer, less than two segments
+        Assert.False(window.WindowUpdateOwed(mss: 1400)); // 3,000 is not yet twice 2,000
+        window.Consume(1000);
+        Assert.True(window.WindowUpdateOwed(mss: 1400)); // 4,000: doubled
+    }
+
+    [Fact]
+    public void A_wide_open_window_owes_no_update_however_much_is_drained()
+    {
+        const int mss = 1000;
+        var window = new ReceiveWindow(1_000_000);
+        window.Shift = 5;
+        window.Advertise(unscaled: false);
+        for (int segment = 1; segment <= 400; segment++)
+        {
+            window.OnInOrder(segment * mss, out _);
+            window.Consume(mss);
+            Assert.False(window.WindowUpdateOwed(mss)); // 600,000 bytes or more still offered: the sender is not held back
+        }
     }
 
     [Fact]
