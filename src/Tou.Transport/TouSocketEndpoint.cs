@@ -78,6 +78,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// <summary>The socket's receive side (for tests: buffers held, offload, system calls).</summary>
     internal UdpDatagramReceiver Receiver => _receiver;
 
+    /// <summary>The socket's send side (for tests and figures: system calls, datagrams).</summary>
+    internal UdpDatagramSender Sender => _sender;
+
     /// <summary>The address and port the socket is bound to (the port is the real one when 0 was asked).</summary>
     public IPEndPoint LocalEndPoint { get; }
 
