@@ -4,10 +4,10 @@ using Tou.Simulation;
 
 // Goodput of one TOU connection on a simulated path (virtual time: the figure does not depend on this
 // machine's speed). Usage:
-//   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc cubic|newreno|bbr] [--plain]
+//   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc cubic|newreno|bbr] [--segments-per-ack 10] [--plain]
 var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
 {
-    ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "cubic", ["queue"] = "0",
+    ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "cubic", ["queue"] = "0", ["segments-per-ack"] = "10",
 };
 bool plain = false, both = false;
 for (int i = 0; i < args.Length; i++)
@@ -27,7 +27,7 @@ for (int i = 0; i < args.Length; i++)
     }
     else
     {
-        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno|bbr --queue <KiB, 0 = one BDP> --plain --both");
+        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno|bbr --queue <KiB, 0 = one BDP> --segments-per-ack <n> --plain --both");
         return 2;
     }
 }
@@ -43,6 +43,7 @@ var options = new TouOptions
     EnableExtensions = !plain,
     CongestionControl = Enum.Parse<CongestionControlAlgorithm>(settings["cc"], ignoreCase: true),
     IdleTimeout = TimeSpan.FromMinutes(10),
+    SegmentsPerAck = (int)Get("segments-per-ack"),
 };
 var path = LinkProfile.Path(rtt, loss, rate, queue);
 var result = TransferScenario.Run((int)Get("seed"), path, path, uploadBytes: both ? size : 0, downloadBytes: size, options, options);
