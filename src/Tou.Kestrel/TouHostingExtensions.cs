@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -86,10 +87,42 @@ public static class TouHostingExtensions
         options.Listen(new TouEndPoint(endPoint), configure);
     }
 
-    /// <summary>Listens for TOU on the loopback addresses (IPv4 and IPv6), like <c>ListenLocalhost</c>.</summary>
+    /// <summary>
+    /// Listens for TOU on the loopback addresses, IPv4 (127.0.0.1) and IPv6 ([::1]), on the same UDP port, like
+    /// Kestrel's <c>ListenLocalhost</c>; IPv6 is left out where the machine has no IPv6 loopback. <paramref name="configure"/>
+    /// runs for each of the two endpoints.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="port"/> is 0: the two endpoints would get different
+    /// ports (as with <c>ListenLocalhost</c>, bind 127.0.0.1:0 or [::1]:0 with <see cref="ListenTou(KestrelServerOptions, IPAddress, int)"/> instead).</exception>
     public static void ListenLocalhostTou(this KestrelServerOptions options, int port, Action<ListenOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.ListenTou(new IPEndPoint(IPAddress.Loopback, port), configure ?? (_ => { }));
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(port);
+        configure ??= _ => { };
+        options.ListenTou(new IPEndPoint(IPAddress.Loopback, port), configure);
+        if (s_ipv6Loopback.Value)
+        {
+            options.ListenTou(new IPEndPoint(IPAddress.IPv6Loopback, port), configure);
+        }
     }
+
+    /// <summary>Whether a UDP socket can be bound to [::1] here (IPv6 can be compiled in but switched off).</summary>
+    private static readonly Lazy<bool> s_ipv6Loopback = new(static () =>
+    {
+        if (!Socket.OSSupportsIPv6)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var probe = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
+            probe.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    });
 }

@@ -172,7 +172,8 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// <summary>
     /// Opens a connection to <paramref name="remote"/> and completes when the handshake has.
     /// </summary>
-    /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout.</exception>
+    /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout; its inner exception is a
+    /// <see cref="SocketException"/> with <see cref="SocketError.ConnectionRefused"/> or <see cref="SocketError.TimedOut"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="remote"/> cannot be connected to (any, broadcast or multicast address, port 0).</exception>
     public Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default) =>
         ConnectAsync(remote, ownsEndpoint: false, cancellationToken);
