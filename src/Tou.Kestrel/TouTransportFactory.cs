@@ -17,13 +17,14 @@ namespace Tou.Kestrel;
 /// </summary>
 public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
-    private readonly TouTransportOptions _options;
+    private readonly IOptions<TouTransportOptions> _optionsSource;
     private readonly ILoggerFactory _loggerFactory;
+    private TouTransportOptions? _options;
     private readonly SocketCloseTracker _sockets = new();
 
     /// <summary>A factory with the default <see cref="TouTransportOptions"/> and no logging, for use without dependency injection.</summary>
     public TouTransportFactory()
-        : this(Options.Create(new TouTransportOptions()))
+        : this(Microsoft.Extensions.Options.Options.Create(new TouTransportOptions()))
     {
     }
 
@@ -34,9 +35,13 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
     public TouTransportFactory(IOptions<TouTransportOptions> options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = options.Value.WithKestrelExceptions();
+        _optionsSource = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
     }
+
+    /// <summary>The options, read at the first bind rather than when Kestrel creates the factory (while the app is built), so
+    /// that a bad setting fails the host's start, with the other options validated there.</summary>
+    private TouTransportOptions Options => _options ??= _optionsSource.Value.WithKestrelExceptions();
 
     /// <summary>True for <see cref="TouEndPoint"/>s only, so Kestrel gives every other endpoint to its other transports.</summary>
     public bool CanBind(EndPoint endpoint) => endpoint is TouEndPoint;
@@ -68,9 +73,10 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
 
         try
         {
-            var socketEndpoint = TouSocketEndpoint.Bind(address, _options, _loggerFactory, listen: true);
+            var options = Options;
+            var socketEndpoint = TouSocketEndpoint.Bind(address, options, _loggerFactory, listen: true);
             _sockets.Track(socketEndpoint);
-            return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(socketEndpoint, _options.MemoryPool ?? MemoryPool<byte>.Shared, asTou));
+            return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(socketEndpoint, options.MemoryPool ?? MemoryPool<byte>.Shared, asTou));
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {

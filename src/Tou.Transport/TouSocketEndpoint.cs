@@ -42,6 +42,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     {
         _socket = socket;
         Options = options;
+        Metrics = TouInstruments.For(options.MeterFactory);
 
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
         // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
@@ -50,21 +51,20 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         // 64 KiB receive buffer per socket, worth it where one socket serves many connections (listeners);
         // a client connection's own socket keeps a datagram-sized one.
         _groEnabled = options.UseSegmentationOffload && listen && UdpOffload.TryEnableGro(socket);
-        _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed);
+        _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed, Metrics);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
         {
             IsListening = listen,
             LocalPort = (ushort)LocalEndPoint.Port,
-            RttSampled = TouMetrics.RttSampled,
-            Retransmitted = TouMetrics.Retransmitted,
+            RttSampled = Metrics.RttSampled,
+            Retransmitted = Metrics.Retransmitted,
         };
         _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
         Interlocked.Increment(ref s_openEndpoints);
-        TouMetrics.EndpointOpened();
-        TouMetrics.Track(this);
+        Metrics.EndpointOpened(this);
     }
 
     private static int s_openEndpoints;
@@ -73,6 +73,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     internal static int OpenEndpoints => Volatile.Read(ref s_openEndpoints);
 
     internal TouTransportOptions Options { get; }
+
+    /// <summary>The instruments of the <c>Tou</c> meter this endpoint records to (its options' meter factory's).</summary>
+    internal TouInstruments Metrics { get; }
 
     private int DatagramBufferSize { get; }
 
@@ -275,11 +278,10 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         _socket.Dispose();
         lock (_gate)
         {
-            TouMetrics.Retire(this, _engine.Stats);
+            Metrics.EndpointClosed(this, _engine.Stats);
         }
 
         Interlocked.Decrement(ref s_openEndpoints);
-        TouMetrics.EndpointClosed();
         _completion.TrySetResult(); // the socket is gone: a later DisposeAsync has nothing to wait for
     }
 
@@ -340,7 +342,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     private void Handle(long now, SocketAddress from, ReadOnlySpan<byte> data)
     {
-        TouMetrics.DatagramReceived(data.Length);
+        Metrics.DatagramReceived(data.Length);
         if (_groEnabled)
         {
             _engine.HandleCoalesced(now, from, data);
@@ -504,7 +506,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             _engine.AbortAll();
             Flush(Now());
             DispatchEvents();
-            TouMetrics.Retire(this, _engine.Stats);
+            Metrics.EndpointClosed(this, _engine.Stats);
             _engine.Dispose();
         }
 
@@ -522,7 +524,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         _shutdown.Dispose();
         Interlocked.Decrement(ref s_openEndpoints);
-        TouMetrics.EndpointClosed();
         _completion.TrySetResult();
     }
 
