@@ -59,7 +59,7 @@ if (Environment.GetEnvironmentVariable("TOU_SIM_VERBOSE") == "1")
     Console.WriteLine($"  sender: data packets {st.DataPacketsSent} lost-marked {st.SegmentsLost} congestion events {st.CongestionEvents} RTOs {st.RetransmissionTimeouts} rtt samples {st.RttSamples} dropped {st.PacketsDropped}");
     var cs = result.ClientStats;
     Console.WriteLine($"  client sender: data packets {cs.DataPacketsSent} lost-marked {cs.SegmentsLost} congestion events {cs.CongestionEvents} RTOs {cs.RetransmissionTimeouts} probes {cs.ProbesSent} zero-window probes {cs.ZeroWindowProbes}");
-    Console.WriteLine($"  receiver: duplicate bytes {result.ClientStats.DuplicateBytesReceived} beyond window {result.ClientStats.BytesBeyondWindow} dropped {result.ClientStats.PacketsDropped}");
+    Console.WriteLine($"  receiver: data packets {result.ClientStats.DataPacketsReceived} pure ACKs sent {result.ClientStats.AcksSent} duplicate bytes {result.ClientStats.DuplicateBytesReceived} beyond window {result.ClientStats.BytesBeyondWindow} dropped {result.ClientStats.PacketsDropped}");
 }
 
 return result.Completed && result.BytesExact ? 0 : 1;

@@ -2,16 +2,23 @@ namespace Tou.Protocol;
 
 /// <summary>
 /// What this side owes the peer in acknowledgements: an immediate ACK (a hole, reordering, a FIN, a window update,
-/// a PING), a delayed one (in-order data: every second segment, else after <see cref="TouOptions.DelayedAckTimeout"/>),
-/// the seed-style ACKs a plain peer gets one per data packet, a plain FIN's own ACK, and challenge ACKs (RFC 5961).
-/// The connection decides what to send; this remembers what is owed.
+/// a PING), a delayed one (in-order data: every <see cref="TouOptions.SegmentsPerAck"/> segments or a quarter of the
+/// receive buffer, else after <see cref="TouOptions.DelayedAckTimeout"/>, and then with the time it waited), the
+/// seed-style ACKs a plain peer gets one per data packet, a plain FIN's own ACK, and challenge ACKs (RFC 5961).
+/// The connection decides what to send; this remembers what is owed. All ACKs owed while the host handles one
+/// receive batch leave as one, since the host polls for packets only after the batch.
 /// </summary>
-internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTimeout)
+/// <param name="segmentsPerAck">In-order segments one ACK may cover.</param>
+/// <param name="bytesPerAck">Unacknowledged in-order bytes that call for an ACK whatever the segment count.</param>
+internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTimeout, int segmentsPerAck, long bytesPerAck)
 {
     private const int PlainQueueLength = 64;
     private readonly Queue<(uint Seq, uint Ack)> _plain = new(4);
     private readonly long _delayedAckUs = TouTime.FromTimeSpan(delayedAckTimeout);
     private int _unacknowledgedSegments;
+    private long _unacknowledgedBytes;
+    private long _lastArrivalUs;
+    private long _ackDelayUs;
     private bool _immediate;
     private bool _challenge;
     private bool _plainFinAck;
@@ -26,11 +33,23 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
 
     public void RequestImmediate() => _immediate = true;
 
-    /// <summary>In-order data arrived: acknowledge at once when <paramref name="immediate"/> or on every second segment, else after the delay.</summary>
-    public void OnInOrderSegment(long nowUs, bool immediate)
+    /// <summary>
+    /// How long the ACK owed now was held back by the delayed-ACK timer after the newest data it acknowledges
+    /// arrived (µs), or 0: the sender takes it off its RTT sample.
+    /// </summary>
+    public long AckDelayUs => _ackDelayUs;
+
+    /// <summary>
+    /// In-order data arrived: acknowledge at once when <paramref name="immediate"/>, on every
+    /// <c>segmentsPerAck</c>-th segment or <c>bytesPerAck</c> bytes, else after the delay.
+    /// </summary>
+    public void OnInOrderSegment(long nowUs, int length, bool immediate)
     {
         _unacknowledgedSegments++;
-        if (immediate || _unacknowledgedSegments >= 2 || _delayedAckUs == 0)
+        _unacknowledgedBytes += length;
+        _lastArrivalUs = nowUs;
+        _ackDelayUs = 0;
+        if (immediate || _unacknowledgedSegments >= segmentsPerAck || _unacknowledgedBytes >= bytesPerAck || _delayedAckUs == 0)
         {
             _immediate = true;
         }
@@ -41,10 +60,11 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
     }
 
     /// <summary>The delayed-ACK timer fired.</summary>
-    public void OnDelayedAckDue()
+    public void OnDelayedAckDue(long nowUs)
     {
         timers.Clear(TimerKind.DelayedAck);
         _immediate = true;
+        _ackDelayUs = _unacknowledgedSegments > 0 ? Math.Max(0, nowUs - _lastArrivalUs) : 0;
     }
 
     /// <summary>A packet carrying our current acknowledgement is going out: nothing is owed any more.</summary>
@@ -52,6 +72,8 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
     {
         _immediate = false;
         _unacknowledgedSegments = 0;
+        _unacknowledgedBytes = 0;
+        _ackDelayUs = 0;
         timers.Clear(TimerKind.DelayedAck);
     }
 

@@ -5,15 +5,6 @@ namespace Tou.Protocol;
 
 public sealed partial class TouConnection
 {
-    private bool _synAckPending;
-    private bool _secondRstSent;
-    private bool _handshakeAckPending;
-    private int _rtoRetransmits;
-    private long _synSentUs;
-    private uint? _halfOpenResetSeq;
-    private long _unvalidatedBytesIn;
-    private long _unvalidatedBytesOut;
-
     /// <summary>Smallest buffer <see cref="PollTransmit"/> accepts.</summary>
     internal int MaxDatagramLength => Math.Max(_options.MaxDatagramSize, SeedMaxDatagram);
 
@@ -112,56 +103,6 @@ public sealed partial class TouConnection
         return 0;
     }
 
-    private int BuildSyn(long nowUs, Span<byte> buffer)
-    {
-        if (!_synPending)
-        {
-            return 0;
-        }
-
-        _synPending = false;
-        _synSentUs = nowUs;
-        int payload = Extensions.WriteOffer(buffer[TouHeader.Size..], AgreedOptions.Offer(_options));
-        if (!_options.EnableExtensions)
-        {
-            payload = 0;
-        }
-
-        int length = WriteHeader(buffer, TouFlags.Syn, _iss, 0, payload, AgreedOptions.HandshakeWindow(_options));
-        return _options.EnableExtensions && _options.EnableIntegrity ? Extensions.AppendCrc(buffer, length) : length;
-    }
-
-    private bool _synPending = true;
-
-    private int BuildSynAck(long nowUs, Span<byte> buffer)
-    {
-        if (!_synAckPending)
-        {
-            return 0;
-        }
-
-        _synAckPending = false;
-
-        // Anti-amplification: until the handshake proves the address, it gets at most three times the bytes it sent.
-        int size = AgreedOptions.SynAckSize(_agreed);
-        if (_unvalidatedBytesOut + size > 3 * _unvalidatedBytesIn)
-        {
-            Stats.AmplificationLimited++;
-            return 0;
-        }
-
-        _unvalidatedBytesOut += size;
-        _synSentUs = nowUs;
-        int payload = 0;
-        if (_agreed.Extended)
-        {
-            payload = Extensions.WriteOffer(buffer[TouHeader.Size..], _agreed);
-        }
-
-        int length = WriteHeader(buffer, TouFlags.Syn | TouFlags.Ack, _iss, _receiveSeqBase.Value, payload, AgreedOptions.HandshakeWindow(_options));
-        return _agreed.Integrity ? Extensions.AppendCrc(buffer, length) : length;
-    }
-
     private int BuildRst(Span<byte> buffer)
     {
         // An RST carries the next sequence number, after our FIN if we sent one. While that FIN is unacknowledged we
@@ -195,7 +136,9 @@ public sealed partial class TouConnection
 
     private int BuildAck(Span<byte> buffer)
     {
+        long ackDelayUs = _agreed.Extended ? _acks.AckDelayUs : 0;
         _acks.Sent();
+        Stats.AcksSent++;
         if (_acks.TryTakePlain(out uint plainSeq, out uint plainAck))
         {
             // Seed style: seq = the acknum of the packet being acknowledged, ack = our state after it.
@@ -203,9 +146,14 @@ public sealed partial class TouConnection
         }
 
         int optionsLength = 0;
-        if (_agreed.Sack && _outOfOrder.Count > 0)
+        if (_agreed.Sack && _receiveWindow.OutOfOrder.Count > 0)
         {
             optionsLength = WriteSackOptions(buffer[TouHeader.Size..]);
+        }
+
+        if (ackDelayUs > 0)
+        {
+            optionsLength = Extensions.AppendAckDelay(buffer[TouHeader.Size..], optionsLength, ackDelayUs);
         }
 
         var flags = TouFlags.Ack | (optionsLength > 0 ? TouFlags.Options : 0);
@@ -228,22 +176,23 @@ public sealed partial class TouConnection
     /// <summary>Writes the SACK option block: the most recently changed block first, then the highest others.</summary>
     private int WriteSackOptions(Span<byte> destination)
     {
-        int blocks = Math.Min(_outOfOrder.Count, Extensions.MaxSackBlocks);
+        var held = _receiveWindow.OutOfOrder;
+        int blocks = Math.Min(held.Count, Extensions.MaxSackBlocks);
         destination[0] = (byte)(2 + (blocks * 8));
         destination[1] = Extensions.TlvSack;
         destination[2] = (byte)(blocks * 8);
         int n = 3;
-        int first = _outOfOrder.Count - 1;
-        for (int i = 0; i < _outOfOrder.Count; i++)
+        int first = held.Count - 1;
+        for (int i = 0; i < held.Count; i++)
         {
-            if (_outOfOrder.StartAt(i) <= _acks.LastSackUpdateStart && _acks.LastSackUpdateStart < _outOfOrder.EndAt(i))
+            if (held.StartAt(i) <= _acks.LastSackUpdateStart && _acks.LastSackUpdateStart < held.EndAt(i))
             {
                 first = i;
             }
         }
 
         WriteBlock(destination, ref n, first);
-        for (int i = _outOfOrder.Count - 1, written = 1; i >= 0 && written < blocks; i--)
+        for (int i = held.Count - 1, written = 1; i >= 0 && written < blocks; i--)
         {
             if (i != first)
             {
@@ -256,8 +205,8 @@ public sealed partial class TouConnection
 
         void WriteBlock(Span<byte> d, ref int at, int index)
         {
-            BinaryPrimitives.WriteUInt32BigEndian(d[at..], ReceiveSeq(_outOfOrder.StartAt(index)).Value);
-            BinaryPrimitives.WriteUInt32BigEndian(d[(at + 4)..], ReceiveSeq(_outOfOrder.EndAt(index)).Value);
+            BinaryPrimitives.WriteUInt32BigEndian(d[at..], ReceiveSeq(held.StartAt(index)).Value);
+            BinaryPrimitives.WriteUInt32BigEndian(d[(at + 4)..], ReceiveSeq(held.EndAt(index)).Value);
             at += 8;
         }
     }
@@ -266,66 +215,17 @@ public sealed partial class TouConnection
     private int BuildSegment(long nowUs, Span<byte> buffer)
     {
         // 1. Retransmit the oldest segment declared lost.
-        if (HasLostSegments)
+        int lost = _loss.OldestLost();
+        if (lost >= 0)
         {
-            for (int i = 0; i < _segments.Count; i++)
-            {
-                ref var seg = ref _segments[i];
-                if (!seg.Is(SegmentState.Lost))
-                {
-                    continue;
-                }
-
-                if (!_fastRetransmitPending && (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length)))
-                {
-                    return 0;
-                }
-
-                _fastRetransmitPending = false;
-                seg.State = (seg.State | SegmentState.InFlight | SegmentState.Retransmitted) & ~SegmentState.Lost;
-                seg.SentUs = nowUs;
-                StampDeliveryState(ref seg, nowUs);
-                _bytesInFlight += seg.Length;
-                Stats.Retransmissions++;
-                _host?.OnRetransmission();
-                Log.Retransmitting(_logger, Id, SendSeq(seg.Offset).Value, seg.Length, _inRecovery);
-                RecountLost();
-                ArmRto(nowUs);
-                return seg.Is(SegmentState.Fin) ? BuildFin(buffer, seg.Offset) : BuildData(buffer, seg.Offset, seg.Length);
-            }
+            return BuildRetransmission(nowUs, buffer, lost);
         }
 
         // 2. New data within the peer's window.
         long unsent = _written - _sndNxt;
         if (unsent > 0)
         {
-            long windowRoom = _peerWindow.Room(_sndUna, _sndNxt);
-            int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, windowRoom));
-            if (length <= 0)
-            {
-                ArmPersist(nowUs);
-                return 0;
-            }
-
-            // Sender-side silly window avoidance: no small segment while a larger one could follow soon.
-            if (length < _sendMss && length < unsent && _bytesInFlight > 0)
-            {
-                return 0;
-            }
-
-            if (!CongestionAllows(length) || !PacingAllows(nowUs, length))
-            {
-                return 0;
-            }
-
-            long offset = _sndNxt;
-            _sndNxt += length;
-            _segments.Add(new SentSegment { Offset = offset, Length = length, SentUs = nowUs, State = SegmentState.InFlight });
-            StampDeliveryState(ref _segments.Last, nowUs);
-            _bytesInFlight += length;
-            Stats.DataPacketsSent++;
-            ArmRto(nowUs);
-            return BuildData(buffer, offset, length);
+            return BuildNewData(nowUs, buffer, unsent);
         }
 
         // 3. The FIN after all data.
@@ -334,7 +234,7 @@ public sealed partial class TouConnection
         if (_finQueued && !_finSent && _sndNxt == _written && (_agreed.Extended || _sndUna == _written))
         {
             _finSent = true;
-            _segments.Add(new SentSegment { Offset = _sndNxt, Length = 0, SentUs = nowUs, State = SegmentState.InFlight | SegmentState.Fin });
+            _loss.OnFinSent(_sndNxt, nowUs);
             ArmRto(nowUs);
             Log.SendingFin(_logger, Id);
             return BuildFin(buffer, _sndNxt);
@@ -343,27 +243,79 @@ public sealed partial class TouConnection
         return 0;
     }
 
-    /// <summary>
-    /// Delivery-rate estimation (draft-cheng-iccrg-delivery-rate-estimation): each transmission remembers how
-    /// much had been delivered, and when, so its acknowledgement yields the rate over its flight.
-    /// </summary>
-    private void StampDeliveryState(ref SentSegment seg, long nowUs)
+    private int BuildRetransmission(long nowUs, Span<byte> buffer, int index)
     {
-        if (_bytesInFlight == 0)
+        var seg = _loss.SegmentAt(index);
+        if (!_loss.FastRetransmitPending && (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length)))
         {
-            _firstSentTimeUs = _deliveredTimeUs = nowUs; // nothing else in flight: a new flight starts here
+            return 0;
         }
 
-        seg.DeliveredAtSend = _delivered;
-        seg.DeliveredTimeAtSend = _deliveredTimeUs;
-        seg.FirstSentTimeAtSend = _firstSentTimeUs;
-        bool appLimited = _written - _sndNxt <= 0 && _bytesInFlight < _congestion.CongestionWindow;
-        seg.State = appLimited ? seg.State | SegmentState.AppLimited : seg.State & ~SegmentState.AppLimited;
+        _loss.OnRetransmitted(index, nowUs, AppLimited);
+        Stats.Retransmissions++;
+        _host?.OnRetransmission();
+        Log.Retransmitting(_logger, Id, SendSeq(seg.Offset).Value, seg.Length, _loss.InRecovery);
+        ArmRto(nowUs);
+        return seg.Is(SegmentState.Fin) ? BuildFin(buffer, seg.Offset) : BuildData(buffer, seg.Offset, seg.Length);
     }
+
+    private int BuildNewData(long nowUs, Span<byte> buffer, long unsent)
+    {
+        long windowRoom = _peerWindow.Room(_sndUna, _sndNxt);
+        int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, windowRoom));
+        if (length <= 0)
+        {
+            ArmPersist(nowUs);
+            return 0;
+        }
+
+        // Sender-side silly window avoidance: no small segment while a larger one could follow soon.
+        if (length < _sendMss && length < unsent && _loss.BytesInFlight > 0)
+        {
+            return 0;
+        }
+
+        if (!CongestionAllows(length) || !PacingAllows(nowUs, length))
+        {
+            return 0;
+        }
+
+        long offset = _sndNxt;
+        _sndNxt += length;
+        _loss.OnSent(offset, length, nowUs, AppLimited);
+        Stats.DataPacketsSent++;
+        ArmRto(nowUs);
+        return BuildData(buffer, offset, length, ping: _agreed.Extended && BlockedAfterSend());
+    }
+
+    /// <summary>
+    /// Data waits but the congestion window or the peer's window has no room for the next segment, and too few
+    /// segments are in flight for the receiver's every-Nth-segment rule to answer soon: the sender can go on only when
+    /// an ACK comes, so the segment just built asks for one at once (PING) instead of letting the receiver hold it back
+    /// for segments that cannot come. (The peer's N is taken to be ours, <see cref="TouOptions.SegmentsPerAck"/>; if it
+    /// is larger, its delayed-ACK timer still bounds the wait.)
+    /// </summary>
+    private bool BlockedAfterSend()
+    {
+        long unsent = _written - _sndNxt;
+        if (unsent <= 0 || _loss.BytesInFlight >= (long)_options.SegmentsPerAck * _sendMss)
+        {
+            return false;
+        }
+
+        int next = (int)Math.Min(unsent, _sendMss);
+        return _peerWindow.Room(_sndUna, _sndNxt) < next || !CongestionAllows(next);
+    }
+
+    /// <summary>
+    /// Sending is limited by the application, not the network: nothing written waits and the window has room
+    /// (a delivery-rate sample from such a segment understates the path).
+    /// </summary>
+    private bool AppLimited => _written - _sndNxt <= 0 && _loss.BytesInFlight < _congestion.CongestionWindow;
 
     private bool CongestionAllows(int length)
     {
-        long pipe = _bytesInFlight - _duplicateAckBytes;
+        long pipe = _loss.Pipe;
         return pipe <= 0 || pipe + length <= _congestion.CongestionWindow;
     }
 
@@ -376,7 +328,7 @@ public sealed partial class TouConnection
         }
 
         double bytesPerUs = Pacer.BytesPerUs(_congestion.PacingRate, _congestion.InSlowStart, _congestion.CongestionWindow, _rtt.SmoothedRttUs);
-        long readyAt = _pacer.TryTake(nowUs, length, bytesPerUs, _sendMss, _bytesInFlight == 0);
+        long readyAt = _pacer.TryTake(nowUs, length, bytesPerUs, _sendMss, _loss.BytesInFlight == 0);
         if (readyAt == 0)
         {
             _timers.Clear(TimerKind.Pacing);
@@ -387,18 +339,18 @@ public sealed partial class TouConnection
         return false;
     }
 
-    private int BuildData(Span<byte> buffer, long offset, int length)
+    private int BuildData(Span<byte> buffer, long offset, int length, bool ping = false)
     {
         _sendBuffer!.CopyTo(offset, buffer.Slice(TouHeader.Size, length));
         if (_agreed.Extended)
         {
             // Data carries the acknowledgement; a SACK report still needs its own packet.
-            if (!(_agreed.Sack && _outOfOrder.Count > 0))
+            if (!(_agreed.Sack && _receiveWindow.OutOfOrder.Count > 0))
             {
                 _acks.Sent();
             }
 
-            return FinishPacket(buffer, TouFlags.Ack, SendSeq(offset), AckField, length);
+            return FinishPacket(buffer, ping ? TouFlags.Ack | TouFlags.Ping : TouFlags.Ack, SendSeq(offset), AckField, length);
         }
 
         // The seed never puts data in an ACK-flagged packet.
@@ -418,16 +370,7 @@ public sealed partial class TouConnection
 
     private int FinishPacket(Span<byte> buffer, TouFlags flags, SequenceNumber seq, uint ack, int payloadLength, bool unscaledWindow = false)
     {
-        long free = Math.Max(0, _rcvRead + ReceiveCapacity - _rcvNxt);
-        int shift = unscaledWindow ? 0 : _receiveShift;
-        ushort window = (ushort)Math.Min(free >> shift, ushort.MaxValue);
-        long rightEdge = _rcvNxt + ((long)window << shift);
-        if (rightEdge > _advertisedRightEdge)
-        {
-            _advertisedRightEdge = rightEdge;
-        }
-
-        return WriteHeader(buffer, flags, seq, ack, payloadLength, window);
+        return WriteHeader(buffer, flags, seq, ack, payloadLength, _receiveWindow.Advertise(unscaledWindow));
     }
 
     private int WriteHeader(Span<byte> buffer, TouFlags flags, SequenceNumber seq, uint ack, int payloadLength, ushort window)
@@ -458,7 +401,7 @@ public sealed partial class TouConnection
 
     private void ArmPersist(long nowUs)
     {
-        if (_timers[TimerKind.Persist] == TouTime.Never && _bytesInFlight == 0 && !HasLostSegments)
+        if (_timers[TimerKind.Persist] == TouTime.Never && _loss.BytesInFlight == 0 && !_loss.HasLostSegments)
         {
             _timers[TimerKind.Persist] = nowUs + _peerWindow.ProbeInterval(_rtt.RtoUs, TouTime.FromTimeSpan(_options.MaxRto));
         }
@@ -484,64 +427,23 @@ public sealed partial class TouConnection
 
         if (_phase is Phase.SynSent or Phase.SynReceived)
         {
-            if (_timers.IsDue(TimerKind.Handshake, nowUs))
-            {
-                Log.HandshakeFailed(_logger, Id, _rtoRetransmits);
-                EndConnection(TouCloseReason.HandshakeTimeout, linger: false);
-                return;
-            }
-
-            if (_timers.IsDue(TimerKind.Retransmission, nowUs))
-            {
-                // SYN or SYN+ACK lost: send it again with exponential backoff.
-                _rtt.OnTimeout();
-                _rtoRetransmits++;
-                Stats.Retransmissions++;
-                _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
-                if (_phase == Phase.SynSent)
-                {
-                    _synPending = true;
-                }
-                else
-                {
-                    _synAckPending = true;
-                }
-
-                Notify();
-            }
-
+            HandleHandshakeTimeout(nowUs);
             return;
         }
 
-        if (CloseReason != TouCloseReason.None)
+        if (CloseReason != TouCloseReason.None || EndedByIdleOrLinger(nowUs))
         {
-            return;
-        }
-
-        if (_timers.IsDue(TimerKind.Idle, nowUs))
-        {
-            EndConnection(TouCloseReason.IdleTimeout, linger: false);
-            return;
-        }
-
-        if (_timers.IsDue(TimerKind.Linger, nowUs))
-        {
-            // The application closed and the peer has acknowledged nothing new for LingerTimeout: give up.
-            Log.LingerExpired(_logger, Id, (long)_options.LingerTimeout.TotalMilliseconds);
-            _rstPending = true;
-            EndConnection(TouCloseReason.LingerTimeout, linger: false);
-            Notify();
             return;
         }
 
         if (_timers.IsDue(TimerKind.DelayedAck, nowUs))
         {
-            _acks.OnDelayedAckDue();
+            _acks.OnDelayedAckDue(nowUs);
         }
 
         if (_timers.IsDue(TimerKind.LossDetection, nowUs))
         {
-            DetectLosses(nowUs, _sndUna);
+            ApplyLosses(nowUs, _loss.DetectLosses(nowUs, _sndUna, _sndNxt));
         }
 
         if (_timers.IsDue(TimerKind.Retransmission, nowUs))
@@ -553,6 +455,35 @@ public sealed partial class TouConnection
             }
         }
 
+        RunTransmitTimers(nowUs);
+        Notify();
+    }
+
+    /// <summary>The idle timer ends the connection; the linger timer gives up on one the application closed. True when either did.</summary>
+    private bool EndedByIdleOrLinger(long nowUs)
+    {
+        if (_timers.IsDue(TimerKind.Idle, nowUs))
+        {
+            EndConnection(TouCloseReason.IdleTimeout, linger: false);
+            return true;
+        }
+
+        if (_timers.IsDue(TimerKind.Linger, nowUs))
+        {
+            // The application closed and the peer has acknowledged nothing new for LingerTimeout: give up.
+            Log.LingerExpired(_logger, Id, (long)_options.LingerTimeout.TotalMilliseconds);
+            _rstPending = true;
+            EndConnection(TouCloseReason.LingerTimeout, linger: false);
+            Notify();
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The timers that make something leave: a zero-window probe, a keepalive, the pacer's next segment.</summary>
+    private void RunTransmitTimers(long nowUs)
+    {
         if (_timers.IsDue(TimerKind.Persist, nowUs))
         {
             _timers.Clear(TimerKind.Persist);
@@ -577,13 +508,11 @@ public sealed partial class TouConnection
         {
             _timers.Clear(TimerKind.Pacing);
         }
-
-        Notify();
     }
 
     private void OnRetransmissionTimeout(long nowUs)
     {
-        if (_segments.Count == 0 || (!HasOutstanding))
+        if (_loss.SegmentCount == 0 || (!HasOutstanding))
         {
             _timers.Clear(TimerKind.Retransmission);
             return;
@@ -600,23 +529,8 @@ public sealed partial class TouConnection
         }
 
         _rtt.OnTimeout();
-        for (int i = 0; i < _segments.Count; i++)
-        {
-            ref var seg = ref _segments[i];
-            if (!seg.Is(SegmentState.Sacked) && !seg.Is(SegmentState.Lost))
-            {
-                MarkLost(ref seg);
-            }
-        }
-
-        HasLostSegments = true;
+        Stats.SegmentsLost += _loss.OnRetransmissionTimeout(_sndUna, _sndNxt);
         _congestion.OnRetransmissionTimeout(nowUs);
-        _inRecovery = true;
-        _recoveryByTimeout = true;
-        _recoveryEnd = _sndNxt;
-        _recoveryAckMark = _sndUna;
-        _duplicateAcks = 0;
-        _duplicateAckBytes = 0;
         _pacer.Restart(_sendMss);
         _timers.Clear(TimerKind.Retransmission); // re-armed by the retransmission
         Log.RetransmissionTimeout(_logger, Id, _consecutiveRtos, _rtt.RtoUs);

@@ -30,7 +30,6 @@ public sealed partial class TouConnection : IDisposable
 
     private Phase _phase;
     private ExtensionSet _agreed = ExtensionSet.Plain;
-    private int _receiveShift;  // applied to windows we advertise
     private int _sendShift;     // applied to windows the peer advertises
     private int _sendMss;       // data bytes per segment we send
     private ICongestionController _congestion = null!;
@@ -38,31 +37,36 @@ public sealed partial class TouConnection : IDisposable
     private readonly ConnectionTimers _timers = new();
     private long _lastReceiveUs;
     private bool _rstPending;
+    private bool _secondRstSent;  // the RST also went out at our unacknowledged FIN's number (see BuildRst)
     private bool _disposed;
     private bool _appClosed;       // the application is gone: it reads no more; what it wrote is still delivered
     private long _lastProgressUs;  // last time the peer acknowledged something new (the linger clock)
     private DirectionKey _sendKey;
     private DirectionKey _receiveKey;
 
+    // --- handshake ---
+    private bool _synPending = true;
+    private bool _synAckPending;
+    private bool _handshakeAckPending;
+    private int _rtoRetransmits;        // SYN or SYN+ACK retransmissions (Karn: then no RTT sample)
+    private long _synSentUs;
+    private uint? _halfOpenResetSeq;    // an RST owed to a half-open connection the peer still holds
+    private long _unvalidatedBytesIn;   // anti-amplification, until the handshake proves the address
+    private long _unvalidatedBytesOut;
+
     // --- send direction (offsets in our stream; sequence = _sendSeqBase + offset) ---
     private SequenceNumber _iss;
     private SequenceNumber _sendSeqBase;
     private StreamBuffer? _sendBuffer;
-    private readonly SentSegmentQueue _segments = new();
     private long _sndUna;         // oldest unacknowledged offset
     private long _sndNxt;         // next new data offset to send
     private long _written;        // bytes accepted from the application
     private bool _finQueued;      // the application closed its side; FIN sits at offset _written
     private bool _finSent;
     private bool _finAcked;
-    private long _bytesInFlight;
+    private readonly LossDetector _loss;
     private readonly SendWindow _peerWindow = new();
     private int _consecutiveRtos;
-    private bool _inRecovery;
-    private long _recoveryEnd;
-    private int _duplicateAcks;
-    private long _rackSentUs = long.MinValue;
-    private long _rackRttUs;
     private bool _pingPending;
     private readonly Pacer _pacer = new();
 
@@ -70,27 +74,23 @@ public sealed partial class TouConnection : IDisposable
     private SequenceNumber _irs;
     private SequenceNumber _receiveSeqBase;
     private StreamBuffer? _receiveBuffer;
-    private readonly RangeSet _outOfOrder;
-    private long _rcvNxt;          // next in-order offset expected
-    private long _rcvRead;         // offset the application has read up to
+    private readonly ReceiveWindow _receiveWindow;
     private long _peerFinOffset = -1;
     private bool _peerFinConsumed;
     private readonly AckTracker _acks;
-    private long _advertisedRightEdge;
 
     internal TouConnection(IConnectionHost? host, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
     {
         _chunkPool = chunkPool;
-        _acks = new AckTracker(_timers, options.DelayedAckTimeout);
-
-        // Every other segment of a full window missing is the worst case; memory is bounded by the window anyway.
-        _outOfOrder = new RangeSet(Math.Clamp(options.ReceiveBufferSize / 1000, 64, 4096));
+        _acks = new AckTracker(_timers, options.DelayedAckTimeout, options.SegmentsPerAck, Math.Max(1, options.ReceiveBufferSize / 4));
+        _receiveWindow = new ReceiveWindow(options.ReceiveBufferSize);
         _host = host;
         RemoteAddress = remoteAddress;
         _isClient = isClient;
         _options = options;
         _logger = logger;
         _rtt = new RttEstimator(TouTime.FromTimeSpan(options.InitialRto), TouTime.FromTimeSpan(options.MinRto), TouTime.FromTimeSpan(options.MaxRto));
+        _loss = new LossDetector(_timers, _rtt);
         _iss = new SequenceNumber(options.IsnGenerator?.Invoke() ?? RandomIsn(options));
         _lastReceiveUs = nowUs;
         _lastProgressUs = nowUs;
@@ -144,7 +144,7 @@ public sealed partial class TouConnection : IDisposable
     public bool IntegrityNegotiated => _agreed.Integrity;
 
     /// <summary>What the handshake agreed (meaningful once established).</summary>
-    public TouNegotiation Negotiation => new(_agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift >= 0 ? _sendShift : -1, _agreed.WindowShift >= 0 ? _receiveShift : -1, _sendMss);
+    public TouNegotiation Negotiation => new(_agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift >= 0 ? _sendShift : -1, _agreed.WindowShift >= 0 ? _receiveWindow.Shift : -1, _sendMss);
 
     /// <summary>True once the application called <see cref="Close"/>.</summary>
     public bool IsClosedByApplication => _appClosed;
@@ -162,7 +162,7 @@ public sealed partial class TouConnection : IDisposable
     public long CongestionWindow => _congestion?.CongestionWindow ?? 0;
 
     /// <summary>Bytes of data sent and neither acknowledged nor presumed lost.</summary>
-    public long BytesInFlight => _bytesInFlight;
+    public long BytesInFlight => _loss.BytesInFlight;
 
     /// <summary>Bytes the application may write now without being refused.</summary>
     public int WritableBytes => CanWrite ? (int)Math.Max(0, _options.SendBufferSize - (_written - _sndUna)) : 0;
@@ -174,10 +174,10 @@ public sealed partial class TouConnection : IDisposable
     public long BytesWritten => _written;
 
     /// <summary>Bytes that can be read now.</summary>
-    public int ReadableBytes => (int)(_rcvNxt - _rcvRead);
+    public int ReadableBytes => (int)_receiveWindow.Readable;
 
     /// <summary>True once the peer closed its side and the application has read everything.</summary>
-    public bool IsReadCompleted => _peerFinConsumed && _rcvRead == _rcvNxt;
+    public bool IsReadCompleted => _peerFinConsumed && _receiveWindow.Readable == 0;
 
     /// <summary>True once the application closed its side and the peer acknowledged all data and the FIN.</summary>
     public bool IsWriteCompleted => _finAcked;
@@ -265,13 +265,13 @@ public sealed partial class TouConnection : IDisposable
     public int Read(Span<byte> destination)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int n = (int)Math.Min(destination.Length, _rcvNxt - _rcvRead);
+        int n = (int)Math.Min(destination.Length, _receiveWindow.Readable);
         if (n == 0)
         {
             return 0;
         }
 
-        _receiveBuffer!.CopyTo(_rcvRead, destination[..n]);
+        _receiveBuffer!.CopyTo(_receiveWindow.Consumed, destination[..n]);
         Consume(n);
         return n;
     }
@@ -280,31 +280,24 @@ public sealed partial class TouConnection : IDisposable
     public ReadOnlySpan<byte> PeekReadable(int maxLength = int.MaxValue)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        int n = (int)Math.Min(maxLength, _rcvNxt - _rcvRead);
-        return n == 0 ? default : _receiveBuffer!.GetSpan(_rcvRead, n);
+        int n = (int)Math.Min(maxLength, _receiveWindow.Readable);
+        return n == 0 ? default : _receiveBuffer!.GetSpan(_receiveWindow.Consumed, n);
     }
 
     /// <summary>Marks <paramref name="count"/> readable bytes as consumed, which opens the receive window.</summary>
     public void Consume(int count)
     {
-        if (count < 0 || count > _rcvNxt - _rcvRead)
+        if (count < 0 || count > _receiveWindow.Readable)
         {
-            throw new ArgumentOutOfRangeException(nameof(count), $"Can consume between 0 and {_rcvNxt - _rcvRead} bytes, not {count}.");
+            throw new ArgumentOutOfRangeException(nameof(count), $"Can consume between 0 and {_receiveWindow.Readable} bytes, not {count}.");
         }
 
-        _rcvRead += count;
-        _receiveBuffer!.DiscardTo(_rcvRead);
-        if (_phase == Phase.Established && CloseReason == TouCloseReason.None && !_peerFinConsumed)
+        _receiveWindow.Consume(count);
+        _receiveBuffer!.DiscardTo(_receiveWindow.Consumed);
+        if (_phase == Phase.Established && CloseReason == TouCloseReason.None && !_peerFinConsumed && _receiveWindow.WindowUpdateOwed(_sendMss))
         {
-            // Window update when the window grew by two segments or a quarter of the buffer, or reopened from (nearly) zero.
-            long window = Math.Min(_rcvRead + _receiveBuffer.Capacity - _rcvNxt, (long)ushort.MaxValue << _receiveShift);
-            long advertised = _advertisedRightEdge - _rcvNxt;
-            long growth = window - advertised;
-            if (growth >= Math.Min(2L * _sendMss, _receiveBuffer.Capacity / 4) || (advertised < _sendMss && window >= _sendMss))
-            {
-                _acks.RequestImmediate();
-                Notify();
-            }
+            _acks.RequestImmediate();
+            Notify();
         }
 
         if (IsReadCompleted)
@@ -410,12 +403,12 @@ public sealed partial class TouConnection : IDisposable
 
     private long SendOffset(SequenceNumber seq) => _sndUna + (seq - SendSeq(_sndUna));
 
-    private long ReceiveOffset(SequenceNumber seq) => _rcvNxt + (seq - ReceiveSeq(_rcvNxt));
+    private long ReceiveOffset(SequenceNumber seq) => _receiveWindow.Next + (seq - ReceiveSeq(_receiveWindow.Next));
 
     /// <summary>Highest offset a valid acknowledgement may reach (the FIN counts one).</summary>
     private long SendLimit => _sndNxt + (_finSent ? 1 : 0);
 
-    private uint AckField => ReceiveSeq(_rcvNxt).Value + (_peerFinConsumed && _agreed.Extended ? 1u : 0u);
+    private uint AckField => ReceiveSeq(_receiveWindow.Next).Value + (_peerFinConsumed && _agreed.Extended ? 1u : 0u);
 
     private void EndConnection(TouCloseReason reason, bool linger)
     {
@@ -429,8 +422,7 @@ public sealed partial class TouConnection : IDisposable
         _timers.ClearAll();
         if (reason != TouCloseReason.Graceful)
         {
-            _segments.Clear();
-            _bytesInFlight = 0;
+            _loss.Clear();
             _sendBuffer?.Dispose();
             _sendBuffer = null;
         }
@@ -453,7 +445,7 @@ public sealed partial class TouConnection : IDisposable
         _timers.ClearAll();
         _sendBuffer?.Dispose();
         _sendBuffer = null;
-        _segments.Clear();
+        _loss.Clear(); // bytes in flight are zero already: all was acknowledged, or cleared when the connection ended
     }
 
     private void ReleaseBuffers()
@@ -462,7 +454,7 @@ public sealed partial class TouConnection : IDisposable
         _sendBuffer = null;
         _receiveBuffer?.Dispose();
         _receiveBuffer = null;
-        _rcvRead = _rcvNxt;
+        _receiveWindow.DiscardUnread();
     }
 
     private void MaybeFinishClose()

@@ -23,6 +23,13 @@ public sealed class TouConnectionStats
     /// <summary>Segments of new data sent for the first time (retransmissions are in <see cref="Retransmissions"/>).</summary>
     public long DataPacketsSent { get; internal set; }
 
+    /// <summary>Datagrams from the peer that carried new or repeated data.</summary>
+    public long DataPacketsReceived { get; internal set; }
+
+    /// <summary>Acknowledgements sent in packets of their own (pure ACKs, SACK reports included); ACKs that ride on
+    /// data are not counted. Over <see cref="DataPacketsReceived"/> it says how many ACKs each data segment cost.</summary>
+    public long AcksSent { get; internal set; }
+
     /// <summary>Application bytes the peer acknowledged.</summary>
     public long BytesAcknowledged { get; internal set; }
 

@@ -578,27 +578,9 @@ public sealed class TouEndpoint : IDisposable
         _controlPackets.Enqueue(new ControlPacket(CopyAddress(remote), header, trailer, key, offer));
     }
 
-    private void QueueReset(SocketAddress remote, in TouHeader incoming)
-    {
-
-        // RFC 793 style: the RST takes its sequence number from the incoming ACK so the peer accepts it.
-        bool isSyn = (incoming.Flags & TouFlags.Syn) != 0;
-        var rst = new TouHeader
-        {
-            SourcePort = LocalPort,
-            DestinationPort = incoming.SourcePort,
-            SequenceNumber = isSyn ? 0 : incoming.AcknowledgementNumber,
-            // A SYN's payload is its extension offer, not data: the SYN itself counts one.
-            AcknowledgementNumber = isSyn ? incoming.SequenceNumber + 1 : incoming.SequenceNumber + incoming.PayloadLength + ((incoming.Flags & TouFlags.Fin) != 0 ? 1u : 0u),
-            Flags = TouFlags.Rst | TouFlags.Ack,
-            Window = 0,
-            PayloadLength = 0,
-            Mss = (uint)AgreedOptions.LocalMaxPayload(_options),
-        };
-
+    private void QueueReset(SocketAddress remote, in TouHeader incoming) =>
         // No trailer: a host without the connection has no key. Peers accept it only at the exact sequence number.
-        QueueControl(remote, rst, ControlTrailer.None);
-    }
+        QueueControl(remote, ControlPacket.ResetFor(incoming, LocalPort, AgreedOptions.LocalMaxPayload(_options)), ControlTrailer.None);
 
     private static SocketAddress CopyAddress(SocketAddress address)
     {

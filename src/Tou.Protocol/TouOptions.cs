@@ -63,9 +63,19 @@ public sealed class TouOptions
     /// </summary>
     public TimeSpan LingerTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Longest time an acknowledgement of in-order data is held back hoping to acknowledge two
-    /// segments at once or to ride on data (extension mode only; plain peers get an ACK per packet).</summary>
+    /// <summary>Longest time an acknowledgement of in-order data is held back hoping to acknowledge several
+    /// segments at once or to ride on data (extension mode only; plain peers get an ACK per packet). An ACK that
+    /// waited for this timer tells the sender how long it waited, so its RTT samples stay honest.</summary>
     public TimeSpan DelayedAckTimeout { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// In-order data segments acknowledged by one ACK at most (extension mode; plain peers get an ACK per packet).
+    /// An ACK also goes out once a quarter of <see cref="ReceiveBufferSize"/> is unacknowledged, at once on a hole,
+    /// reordering, a duplicate, a FIN or a PING (a sender about to block on its windows asks with one), and after
+    /// <see cref="DelayedAckTimeout"/> at the latest. Fewer ACKs cost fewer system calls on both sides; the sender
+    /// grows its window by bytes acknowledged, so it does not slow down. 2 is classic TCP. Between 1 and 64.
+    /// </summary>
+    public int SegmentsPerAck { get; set; } = 10;
 
     /// <summary>The congestion controller every new connection uses: CUBIC (the default), NewReno or BBR (better on
     /// lossy paths; see docs/protocol.md §7). Only these built-in controllers can be chosen.</summary>
@@ -98,6 +108,7 @@ public sealed class TouOptions
         Require(IdleTimeout >= TimeSpan.Zero, nameof(IdleTimeout), "must not be negative (0 disables it)");
         Require(LingerTimeout > TimeSpan.Zero, nameof(LingerTimeout), "must be positive");
         Require(KeepAliveInterval >= TimeSpan.Zero, nameof(KeepAliveInterval), "must not be negative (0 disables it)");
+        Require(SegmentsPerAck is >= 1 and <= 64, nameof(SegmentsPerAck), "must be between 1 and 64");
         Require(DelayedAckTimeout >= TimeSpan.Zero && DelayedAckTimeout <= TimeSpan.FromMilliseconds(500), nameof(DelayedAckTimeout), "must be between 0 and 500 ms");
         Require(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
         Require(MaxPendingHandshakes >= 0, nameof(MaxPendingHandshakes), "must not be negative (0 makes every handshake stateless)");

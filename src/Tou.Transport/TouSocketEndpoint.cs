@@ -32,7 +32,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private readonly Task _receiveLoop;
     private const int MaxDatagramsPerWakeup = 64;
     private readonly UdpDatagramSender _sender;
-    private readonly bool _groEnabled;
+    private readonly UdpDatagramReceiver _receiver;
     private long _timerDueUs = TouTime.Never;
     private bool _draining;    // DisposeAsync was called: accept nothing, close the socket once no connection is open
     private bool _closeWhenDelivered; // DrainAsync was called: close as soon as nothing written is unacknowledged
@@ -47,10 +47,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
         // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
         DatagramBufferSize = Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512;
-        // GSO batches come from a pooled buffer during each flush, so an idle endpoint holds none. GRO needs a
-        // 64 KiB receive buffer per socket, worth it where one socket serves many connections (listeners);
-        // a client connection's own socket keeps a datagram-sized one.
-        _groEnabled = options.UseSegmentationOffload && listen && UdpOffload.TryEnableGro(socket);
+        // GSO and GRO batches come from pooled buffers during each flush and drain, so an idle endpoint holds none
+        // and every socket, a client's too, can take coalesced receives.
+        _receiver = new UdpDatagramReceiver(socket, options.UseSegmentationOffload, DatagramBufferSize);
         _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed, Metrics);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
@@ -78,6 +77,12 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     internal TouInstruments Metrics { get; }
 
     private int DatagramBufferSize { get; }
+
+    /// <summary>The socket's receive side (for tests: buffers held, offload, system calls).</summary>
+    internal UdpDatagramReceiver Receiver => _receiver;
+
+    /// <summary>The socket's send side (for tests and figures: system calls, datagrams).</summary>
+    internal UdpDatagramSender Sender => _sender;
 
     /// <summary>The address and port the socket is bound to (the port is the real one when 0 was asked).</summary>
     public IPEndPoint LocalEndPoint { get; }
@@ -289,15 +294,12 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = GC.AllocateArray<byte>(_groEnabled ? 65_536 : DatagramBufferSize, pinned: true);
-        var address = new SocketAddress(_socket.AddressFamily);
         var token = _shutdown.Token;
         while (!token.IsCancellationRequested)
         {
-            int received;
             try
             {
-                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, address, token).ConfigureAwait(false);
+                await _receiver.WaitAsync(token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
@@ -317,22 +319,15 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
                     break;
                 }
 
-                // Handle this datagram and whatever else is already queued, then send and dispatch once.
+                // Handle what is queued (bounded, so acknowledgements and timers are not held up), then send and dispatch once.
                 long now = Now();
-                Handle(now, address, buffer.AsSpan(0, received));
-                for (int more = 0; more < MaxDatagramsPerWakeup && _socket.Available > 0; more++)
+                try
                 {
-                    try
-                    {
-                        received = _socket.ReceiveFrom(buffer, SocketFlags.None, address);
-                    }
-                    catch (SocketException ex)
-                    {
-                        Log.ReceiveFailed(_logger, ex.SocketErrorCode);
-                        break;
-                    }
-
-                    Handle(now, address, buffer.AsSpan(0, received));
+                    _receiver.Drain(new EngineSink(_engine, Metrics, now), MaxDatagramsPerWakeup);
+                }
+                catch (SocketException ex)
+                {
+                    Log.ReceiveFailed(_logger, ex.SocketErrorCode);
                 }
 
                 AfterEngineWork(now);
@@ -340,16 +335,20 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         }
     }
 
-    private void Handle(long now, SocketAddress from, ReadOnlySpan<byte> data)
+    /// <summary>The engine's input as the receiver's sink: datagrams the kernel split exactly go in one by one.</summary>
+    private readonly struct EngineSink(TouEndpoint engine, TouInstruments metrics, long now) : IDatagramSink
     {
-        Metrics.DatagramReceived(data.Length);
-        if (_groEnabled)
+        public void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source, int segmentSize)
         {
-            _engine.HandleCoalesced(now, from, data);
-        }
-        else
-        {
-            _engine.HandleDatagram(now, from, data);
+            metrics.DatagramReceived(datagram.Length);
+            if (segmentSize == UdpDatagramReceiver.UnknownSegmentSize)
+            {
+                engine.HandleCoalesced(now, source, datagram); // coalesced at an unknown size: the engine cuts by its headers
+            }
+            else
+            {
+                engine.HandleDatagram(now, source, datagram);
+            }
         }
     }
 

@@ -20,7 +20,17 @@ internal static class Bulk
     }
 
     /// <summary>What one bulk run measured: goodput and the process's CPU time per gigabyte moved (both ends run in this process).</summary>
-    public readonly record struct Result(double Gbps, double CpuSecondsPerGb);
+    public readonly record struct Result(double Gbps, double CpuSecondsPerGb)
+    {
+        /// <summary>Datagrams per send system call on the sending socket (TOU only).</summary>
+        public double DatagramsPerSendCall { get; init; }
+
+        /// <summary>Datagrams per receive system call on the receiving socket (TOU only).</summary>
+        public double DatagramsPerReceiveCall { get; init; }
+
+        /// <summary>Pure ACKs the receiver sent per data segment it received (TOU only).</summary>
+        public double AcksPerDataSegment { get; init; }
+    }
 
     /// <param name="download">Server → client (the server writes); otherwise client → server.</param>
     /// <param name="integrity">The keyed integrity trailer (on by default); off measures what it costs.</param>
@@ -33,6 +43,9 @@ internal static class Bulk
         var clientConnection = await client.ConnectAsync(server.LocalEndPoint);
         var serverConnection = (await accept)!;
         var (sender, receiver) = download ? (serverConnection, clientConnection) : (clientConnection, serverConnection);
+        var (sendingSocket, receivingSocket) = download ? (server, client) : (client, server);
+        long sendCalls = sendingSocket.Sender.SendCalls, sent = sendingSocket.Sender.DatagramsSent;
+        long receiveCalls = receivingSocket.Receiver.ReceiveCalls, receivedDatagrams = receivingSocket.Receiver.DatagramsReceived;
         var meter = Measure.Start();
         var sending = Task.Run(async () =>
         {
@@ -57,6 +70,13 @@ internal static class Bulk
 
         var result = meter.Stop(received);
         await sending;
+        var (acks, dataSegments) = receiver.ReadStats(static (s, _, _) => (s.AcksSent, s.DataPacketsReceived));
+        result = result with
+        {
+            DatagramsPerSendCall = (double)(sendingSocket.Sender.DatagramsSent - sent) / Math.Max(1, sendingSocket.Sender.SendCalls - sendCalls),
+            DatagramsPerReceiveCall = (double)(receivingSocket.Receiver.DatagramsReceived - receivedDatagrams) / Math.Max(1, receivingSocket.Receiver.ReceiveCalls - receiveCalls),
+            AcksPerDataSegment = (double)acks / Math.Max(1, dataSegments),
+        };
         await sender.DisposeAsync();
         await receiver.DisposeAsync();
         return result;

@@ -53,9 +53,15 @@ foreach (bool download in new[] { false, true })
     Record($"bulk_{direction}_tou_cpu_s_per_gb", touCpu);
     Record($"bulk_{direction}_tcp_cpu_s_per_gb", tcpCpu);
     Record($"bulk_{direction}_cpu_tou_tcp_ratio", touCpu / tcpCpu);
+    double perSend = Median(tou.Select(r => r.DatagramsPerSendCall)), perReceive = Median(tou.Select(r => r.DatagramsPerReceiveCall));
+    double acksPerSegment = Median(tou.Select(r => r.AcksPerDataSegment));
+    Record($"bulk_{direction}_tou_datagrams_per_send_call", perSend);
+    Record($"bulk_{direction}_tou_datagrams_per_receive_call", perReceive);
+    Record($"bulk_{direction}_tou_acks_per_data_segment", acksPerSegment);
     table.Add(($"bulk {direction}, {bulkBytes / 1e6:0} MB one stream", $"{touGbps:0.00} Gbit/s", $"{tcpGbps:0.00} Gbit/s", $"{touGbps / tcpGbps:0.00}"));
     table.Add(($"bulk {direction}, process CPU s per GB", $"{touCpu:0.00}", $"{tcpCpu:0.00}", $"{touCpu / tcpCpu:0.00}"));
-    bulkSummary.Add($"{direction}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
+    table.Add(($"bulk {direction}, datagrams per send / receive call, ACKs per segment", $"{perSend:0.0} / {perReceive:0.0}, {acksPerSegment:0.00}", "", ""));
+    bulkSummary.Add($"{direction}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB; {perSend:0.0} datagrams per send call, {perReceive:0.0} per receive call, {acksPerSegment:0.00} ACKs per segment), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
 }
 
 // The integrity trailer's cost, uploads with and without it alternating.

@@ -9,13 +9,13 @@ public class AckTrackerTests
     public void Every_second_in_order_segment_is_acknowledged_at_once_and_a_lone_one_after_the_delay()
     {
         var timers = new ConnectionTimers();
-        var acks = new AckTracker(timers, Delay);
+        var acks = new AckTracker(timers, Delay, segmentsPerAck: 2, bytesPerAck: long.MaxValue);
 
-        acks.OnInOrderSegment(1_000, immediate: false);
+        acks.OnInOrderSegment(1_000, 1_400, immediate: false);
         Assert.False(acks.Pending);
         Assert.Equal(1_000 + 10_000, timers[TimerKind.DelayedAck]);
 
-        acks.OnInOrderSegment(3_000, immediate: false);
+        acks.OnInOrderSegment(3_000, 1_400, immediate: false);
         Assert.True(acks.Pending);
         Assert.Equal(11_000, timers[TimerKind.DelayedAck]); // a running delay keeps its deadline
 
@@ -23,28 +23,70 @@ public class AckTrackerTests
         Assert.False(acks.Pending);
         Assert.Equal(TouTime.Never, timers[TimerKind.DelayedAck]);
 
-        acks.OnInOrderSegment(20_000, immediate: false);
-        acks.OnDelayedAckDue();
+        acks.OnInOrderSegment(20_000, 1_400, immediate: false);
+        acks.OnDelayedAckDue(30_000);
         Assert.True(acks.Pending);
         Assert.Equal(TouTime.Never, timers[TimerKind.DelayedAck]);
     }
 
     [Fact]
+    public void Every_nth_segment_or_a_quarter_of_the_buffer_is_acknowledged_at_once()
+    {
+        var timers = new ConnectionTimers();
+        var acks = new AckTracker(timers, Delay, segmentsPerAck: 10, bytesPerAck: 64_000);
+        for (int i = 1; i < 10; i++)
+        {
+            acks.OnInOrderSegment(1_000 + i, 1_400, immediate: false);
+            Assert.False(acks.Pending);
+        }
+
+        acks.OnInOrderSegment(2_000, 1_400, immediate: false);
+        Assert.True(acks.Pending); // the tenth
+        acks.Sent();
+
+        acks.OnInOrderSegment(3_000, 40_000, immediate: false);
+        Assert.False(acks.Pending);
+        acks.OnInOrderSegment(3_001, 24_000, immediate: false);
+        Assert.True(acks.Pending); // 64,000 bytes held back: the sender's window must not run dry waiting
+    }
+
+    [Fact]
+    public void An_ack_the_timer_released_reports_how_long_it_waited_after_the_newest_data()
+    {
+        var timers = new ConnectionTimers();
+        var acks = new AckTracker(timers, Delay, segmentsPerAck: 10, bytesPerAck: long.MaxValue);
+        acks.OnInOrderSegment(1_000, 1_400, immediate: false);
+        acks.OnInOrderSegment(4_000, 1_400, immediate: false);
+        Assert.Equal(0, acks.AckDelayUs);
+        acks.OnDelayedAckDue(11_000);
+        Assert.True(acks.Pending);
+        Assert.Equal(7_000, acks.AckDelayUs); // from the newest segment's arrival, which the sender samples
+
+        acks.OnInOrderSegment(11_500, 1_400, immediate: false);
+        Assert.Equal(0, acks.AckDelayUs); // newer data: the ACK now answers it at once
+        acks.Sent();
+        Assert.Equal(0, acks.AckDelayUs);
+
+        acks.OnDelayedAckDue(50_000);
+        Assert.Equal(0, acks.AckDelayUs); // nothing held back, nothing to report
+    }
+
+    [Fact]
     public void A_hole_filled_or_a_plain_peer_is_acknowledged_at_once_and_so_is_everything_without_a_delay()
     {
-        var acks = new AckTracker(new ConnectionTimers(), Delay);
-        acks.OnInOrderSegment(1_000, immediate: true);
+        var acks = new AckTracker(new ConnectionTimers(), Delay, segmentsPerAck: 2, bytesPerAck: long.MaxValue);
+        acks.OnInOrderSegment(1_000, 1_400, immediate: true);
         Assert.True(acks.Pending);
 
-        var undelayed = new AckTracker(new ConnectionTimers(), TimeSpan.Zero);
-        undelayed.OnInOrderSegment(1_000, immediate: false);
+        var undelayed = new AckTracker(new ConnectionTimers(), TimeSpan.Zero, segmentsPerAck: 2, bytesPerAck: long.MaxValue);
+        undelayed.OnInOrderSegment(1_000, 1_400, immediate: false);
         Assert.True(undelayed.Pending);
     }
 
     [Fact]
     public void Seed_style_acks_come_out_one_each_in_order_and_the_queue_keeps_the_newest()
     {
-        var acks = new AckTracker(new ConnectionTimers(), Delay);
+        var acks = new AckTracker(new ConnectionTimers(), Delay, segmentsPerAck: 2, bytesPerAck: long.MaxValue);
         for (uint i = 0; i < 70; i++)
         {
             acks.QueuePlain(seq: i, ack: 1000 + i);
@@ -66,7 +108,7 @@ public class AckTrackerTests
     [Fact]
     public void A_plain_fin_ack_and_a_challenge_are_each_owed_once()
     {
-        var acks = new AckTracker(new ConnectionTimers(), Delay);
+        var acks = new AckTracker(new ConnectionTimers(), Delay, segmentsPerAck: 2, bytesPerAck: long.MaxValue);
         Assert.False(acks.TryTakePlainFinAck(out _, out _));
         acks.QueuePlainFinAck(seq: 77, ack: 501);
         Assert.True(acks.TryTakePlainFinAck(out uint seq, out uint ack));

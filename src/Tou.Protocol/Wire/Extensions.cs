@@ -16,6 +16,10 @@ internal static class Extensions
     public const byte TlvSackPermitted = 2;
     public const byte TlvSack = 5;
     public const byte TlvIntegrity = 6;
+    public const byte TlvAckDelay = 7;
+
+    /// <summary>Largest ACK delay reported (µs); a larger value read from the wire is taken as this.</summary>
+    public const long MaxAckDelayUs = 1_000_000;
     public const int MaxSackBlocks = 4;
     public const int MaxWindowShift = 14;
 
@@ -26,7 +30,7 @@ internal static class Extensions
     public const int MaxOfferSize = 4 + 3 + 2 + 2 + IntegrityKeys.Size;
 
     /// <summary>Largest option block a pure ACK carries: length byte, SACK TLV header, four blocks.</summary>
-    public const int MaxAckOptionsSize = 1 + 2 + (MaxSackBlocks * 8);
+    public const int MaxAckOptionsSize = 1 + 2 + (MaxSackBlocks * 8) + 2 + 4;
 
     public static int WriteOffer(Span<byte> destination, in ExtensionSet offer)
     {
@@ -126,18 +130,46 @@ internal static class Extensions
     /// <summary>Finds the SACK TLV in an option block; returns the raw blocks (8 bytes each) or empty.</summary>
     public static ReadOnlySpan<byte> FindSackBlocks(ReadOnlySpan<byte> options)
     {
+        var blocks = FindTlv(options, TlvSack);
+        return blocks.Length % 8 == 0 && blocks.Length <= MaxSackBlocks * 8 ? blocks : default;
+    }
+
+    /// <summary>The ACK-delay TLV's value in µs (at most <see cref="MaxAckDelayUs"/>), or 0 when absent or malformed.</summary>
+    public static long FindAckDelay(ReadOnlySpan<byte> options)
+    {
+        var value = FindTlv(options, TlvAckDelay);
+        return value.Length == 4 ? Math.Min(BinaryPrimitives.ReadUInt32BigEndian(value), MaxAckDelayUs) : 0;
+    }
+
+    /// <summary>
+    /// Appends an ACK-delay TLV to the option block at the start of <paramref name="block"/>, which holds
+    /// <paramref name="length"/> bytes so far (0: none yet, the length byte is added); returns the block's new length.
+    /// </summary>
+    public static int AppendAckDelay(Span<byte> block, int length, long delayUs)
+    {
+        int n = length == 0 ? 1 : length;
+        block[n] = TlvAckDelay;
+        block[n + 1] = 4;
+        BinaryPrimitives.WriteUInt32BigEndian(block[(n + 2)..], (uint)Math.Min(delayUs, MaxAckDelayUs));
+        n += 6;
+        block[0] = (byte)(n - 1);
+        return n;
+    }
+
+    /// <summary>The value of the first TLV of <paramref name="type"/> in an option block, or empty (also when the block is malformed).</summary>
+    private static ReadOnlySpan<byte> FindTlv(ReadOnlySpan<byte> options, byte type)
+    {
         while (options.Length >= 2)
         {
-            byte type = options[0];
             int length = options[1];
             if (options.Length < 2 + length)
             {
                 return default;
             }
 
-            if (type == TlvSack)
+            if (options[0] == type)
             {
-                return length % 8 == 0 && length <= MaxSackBlocks * 8 ? options.Slice(2, length) : default;
+                return options.Slice(2, length);
             }
 
             options = options[(2 + length)..];
