@@ -46,7 +46,9 @@ public sealed class TouConnectionFactory : IConnectionFactory
     /// has. A <see cref="DnsEndPoint"/> is resolved and its addresses are tried in turn, as <c>Socket.ConnectAsync</c> does.
     /// The context's features include <see cref="ITouConnectionFeature"/>; disposing it closes the connection.
     /// </summary>
-    /// <exception cref="TouConnectionException">Refused, or the handshake did not complete within its timeout.</exception>
+    /// <exception cref="TouConnectionException">Refused, or the handshake did not complete within its timeout; its inner exception is
+    /// a <see cref="SocketException"/> with <see cref="SocketError.ConnectionRefused"/> or <see cref="SocketError.TimedOut"/>, as a
+    /// TCP connect would throw, so socket-minded retry code recognises it (<c>GetBaseException() is SocketException</c>).</exception>
     /// <exception cref="NotSupportedException"><paramref name="endpoint"/> is not an <see cref="IPEndPoint"/>, <see cref="DnsEndPoint"/> or <see cref="TouEndPoint"/>.</exception>
     /// <exception cref="SocketException">The host name did not resolve.</exception>
     public async ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, CancellationToken cancellationToken = default)

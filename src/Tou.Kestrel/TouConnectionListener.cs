@@ -10,11 +10,13 @@ internal sealed class TouConnectionListener : IConnectionListener
     private readonly TouSocketEndpoint _endpoint;
     private readonly MemoryPool<byte> _memoryPool;
 
-    public TouConnectionListener(TouSocketEndpoint endpoint, MemoryPool<byte> memoryPool)
+    /// <param name="asTouEndPoint">Report <see cref="EndPoint"/> as a <see cref="TouEndPoint"/> (Kestrel's listeners) or as the
+    /// plain <see cref="IPEndPoint"/> a direct caller bound.</param>
+    public TouConnectionListener(TouSocketEndpoint endpoint, MemoryPool<byte> memoryPool, bool asTouEndPoint = true)
     {
         _endpoint = endpoint;
         _memoryPool = memoryPool;
-        EndPoint = new TouEndPoint(endpoint.LocalEndPoint);
+        EndPoint = asTouEndPoint ? new TouEndPoint(endpoint.LocalEndPoint) : endpoint.LocalEndPoint;
     }
 
     public EndPoint EndPoint { get; }

@@ -12,9 +12,19 @@ namespace Tou.Kestrel;
 /// </summary>
 internal sealed partial class TouDrainService(IServiceProvider services, ILogger<TouDrainService> logger) : IHostedLifecycleService
 {
+    private TouTransportFactory[]? _listeners;
+    private TouConnectionFactory? _clients;
+
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Finds the factories to drain now: a host stopped twice at once (a <c>WebApplicationFactory</c> stopping an app
+    /// whose own <c>Run</c> stops and disposes it too) may have disposed its services by the time the second stop gets here.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _listeners = services.GetServices<IConnectionListenerFactory>().OfType<TouTransportFactory>().ToArray();
+        _clients = services.GetService<TouConnectionFactory>();
+        return Task.CompletedTask;
+    }
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -24,8 +34,8 @@ internal sealed partial class TouDrainService(IServiceProvider services, ILogger
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
-        var listeners = services.GetServices<IConnectionListenerFactory>().OfType<TouTransportFactory>().ToArray();
-        var clients = services.GetService<TouConnectionFactory>();
+        var listeners = _listeners ?? [];
+        var clients = _clients;
         try
         {
             await Task.WhenAll(listeners.Select(l => l.DrainAsync(cancellationToken)).Append(clients?.DrainAsync(cancellationToken) ?? Task.CompletedTask)).ConfigureAwait(false);

@@ -25,6 +25,7 @@ internal sealed class TouConnectionCore
     private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _closed = new();
     private int _pumpsStarted;
+    private long _establishedTimestamp; // Stopwatch timestamp of the handshake's completion, for tou.connection.duration
     private int _closedByApplication;
     private bool _isClosed;
     private Exception? _abortReason;
@@ -133,7 +134,7 @@ internal sealed class TouConnectionCore
             _isClosed = true;
             var reason = _engine.CloseReason;
             _connected.TrySetException(CreateException(reason));
-            TouMetrics.ConnectionClosed(reason, wasOpen: Volatile.Read(ref _pumpsStarted) != 0);
+            _endpoint.Metrics.ConnectionClosed(_engine.IsClient, reason, Volatile.Read(ref _establishedTimestamp));
 
             // Cancellation callbacks run synchronously; keep them off the endpoint's lock.
             ThreadPool.UnsafeQueueUserWorkItem(static c => c._closed.Cancel(), this, preferLocal: false);
@@ -147,7 +148,8 @@ internal sealed class TouConnectionCore
             return;
         }
 
-        TouMetrics.ConnectionOpened(_engine.IsClient);
+        Volatile.Write(ref _establishedTimestamp, Math.Max(1, System.Diagnostics.Stopwatch.GetTimestamp()));
+        _endpoint.Metrics.ConnectionOpened(_engine.IsClient);
         _ = Task.Run(ReceivePumpAsync);
         _ = Task.Run(SendPumpAsync);
         _connected.TrySetResult();

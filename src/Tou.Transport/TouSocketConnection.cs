@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Tou.Protocol;
 
@@ -28,7 +29,9 @@ public sealed class TouSocketConnection : IAsyncDisposable
     /// <summary>The application's side: read what the peer sent, write what to send.</summary>
     public IDuplexPipe Transport => _core.Transport;
 
-    /// <summary>The local address and port of the UDP socket the connection uses.</summary>
+    /// <summary>The local address and port of the UDP socket the connection uses (for a connection opened with
+    /// <see cref="ConnectAsync(IPEndPoint, TouTransportOptions?, ILoggerFactory?, CancellationToken)"/>, the address the
+    /// system routes to the peer from, as for a TCP connection).</summary>
     public IPEndPoint LocalEndPoint => _core.LocalEndPoint;
 
     /// <summary>The peer's address and port.</summary>
@@ -56,12 +59,12 @@ public sealed class TouSocketConnection : IAsyncDisposable
     /// closed once the connection has been disposed and its close has finished.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="remote"/> cannot be connected to (any, broadcast or multicast address, port 0).</exception>
-    /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout.</exception>
+    /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout; its inner exception is a
+    /// <see cref="SocketException"/> with <see cref="SocketError.ConnectionRefused"/> or <see cref="SocketError.TimedOut"/>.</exception>
     public static async Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, TouTransportOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         TouSocketEndpoint.ValidateRemote(remote);
-        var local = new IPEndPoint(remote.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
-        var endpoint = TouSocketEndpoint.Bind(local, options, loggerFactory);
+        var endpoint = TouSocketEndpoint.Bind(new IPEndPoint(LocalAddressFor(remote), 0), options, loggerFactory);
         try
         {
             return await endpoint.ConnectAsync(remote, ownsEndpoint: true, cancellationToken).ConfigureAwait(false);
@@ -70,6 +73,26 @@ public sealed class TouSocketConnection : IAsyncDisposable
         {
             await endpoint.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The local address the system routes <paramref name="remote"/> from, as a connected TCP socket would report it
+    /// (a UDP socket bound to "any" reports 0.0.0.0 forever). Asking costs nothing on the wire: connecting a UDP
+    /// socket only looks up the route. Where there is no route, "any", so that the SYN's send fails as before.
+    /// </summary>
+    private static IPAddress LocalAddressFor(IPEndPoint remote)
+    {
+        var any = remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
+        try
+        {
+            using var probe = new Socket(remote.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            probe.Connect(remote);
+            return probe.LocalEndPoint is IPEndPoint { Address: var local } && !local.Equals(any) ? local : any;
+        }
+        catch (SocketException)
+        {
+            return any;
         }
     }
 

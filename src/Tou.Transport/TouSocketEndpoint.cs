@@ -42,6 +42,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     {
         _socket = socket;
         Options = options;
+        Metrics = TouInstruments.For(options.MeterFactory);
 
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
         // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
@@ -49,21 +50,20 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         // GSO and GRO batches come from pooled buffers during each flush and drain, so an idle endpoint holds none
         // and every socket, a client's too, can take coalesced receives.
         _receiver = new UdpDatagramReceiver(socket, options.UseSegmentationOffload, DatagramBufferSize);
-        _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed);
+        _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed, Metrics);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
         {
             IsListening = listen,
             LocalPort = (ushort)LocalEndPoint.Port,
-            RttSampled = TouMetrics.RttSampled,
-            Retransmitted = TouMetrics.Retransmitted,
+            RttSampled = Metrics.RttSampled,
+            Retransmitted = Metrics.Retransmitted,
         };
         _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
         Interlocked.Increment(ref s_openEndpoints);
-        TouMetrics.EndpointOpened();
-        TouMetrics.Track(this);
+        Metrics.EndpointOpened(this);
     }
 
     private static int s_openEndpoints;
@@ -72,6 +72,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     internal static int OpenEndpoints => Volatile.Read(ref s_openEndpoints);
 
     internal TouTransportOptions Options { get; }
+
+    /// <summary>The instruments of the <c>Tou</c> meter this endpoint records to (its options' meter factory's).</summary>
+    internal TouInstruments Metrics { get; }
 
     private int DatagramBufferSize { get; }
 
@@ -177,7 +180,8 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// <summary>
     /// Opens a connection to <paramref name="remote"/> and completes when the handshake has.
     /// </summary>
-    /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout.</exception>
+    /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout; its inner exception is a
+    /// <see cref="SocketException"/> with <see cref="SocketError.ConnectionRefused"/> or <see cref="SocketError.TimedOut"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="remote"/> cannot be connected to (any, broadcast or multicast address, port 0).</exception>
     public Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default) =>
         ConnectAsync(remote, ownsEndpoint: false, cancellationToken);
@@ -279,11 +283,10 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         _socket.Dispose();
         lock (_gate)
         {
-            TouMetrics.Retire(this, _engine.Stats);
+            Metrics.EndpointClosed(this, _engine.Stats);
         }
 
         Interlocked.Decrement(ref s_openEndpoints);
-        TouMetrics.EndpointClosed();
         _completion.TrySetResult(); // the socket is gone: a later DisposeAsync has nothing to wait for
     }
 
@@ -320,7 +323,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
                 long now = Now();
                 try
                 {
-                    _receiver.Drain(new EngineSink(_engine, now), MaxDatagramsPerWakeup);
+                    _receiver.Drain(new EngineSink(_engine, Metrics, now), MaxDatagramsPerWakeup);
                 }
                 catch (SocketException ex)
                 {
@@ -333,11 +336,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     }
 
     /// <summary>The engine's input as the receiver's sink: datagrams the kernel split exactly go in one by one.</summary>
-    private readonly struct EngineSink(TouEndpoint engine, long now) : IDatagramSink
+    private readonly struct EngineSink(TouEndpoint engine, TouInstruments metrics, long now) : IDatagramSink
     {
         public void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source, int segmentSize)
         {
-            TouMetrics.DatagramReceived(datagram.Length);
+            metrics.DatagramReceived(datagram.Length);
             if (segmentSize == UdpDatagramReceiver.UnknownSegmentSize)
             {
                 engine.HandleCoalesced(now, source, datagram); // coalesced at an unknown size: the engine cuts by its headers
@@ -502,7 +505,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             _engine.AbortAll();
             Flush(Now());
             DispatchEvents();
-            TouMetrics.Retire(this, _engine.Stats);
+            Metrics.EndpointClosed(this, _engine.Stats);
             _engine.Dispose();
         }
 
@@ -520,7 +523,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         _shutdown.Dispose();
         Interlocked.Decrement(ref s_openEndpoints);
-        TouMetrics.EndpointClosed();
         _completion.TrySetResult();
     }
 

@@ -1,9 +1,14 @@
 using System.Buffers;
+using System.Diagnostics.Metrics;
 using Tou.Protocol;
 
 namespace Tou.Transport;
 
-/// <summary>Settings of the UDP I/O layer; <see cref="Protocol"/> holds the engine's.</summary>
+/// <summary>
+/// Settings of the UDP I/O layer; <see cref="Protocol"/> holds the engine's. In a host, <c>UseTou</c> binds them from the
+/// configuration's <c>"Tou"</c> section (durations as <see cref="TimeSpan"/>s, e.g. <c>"00:02:00"</c>; the engine's under
+/// <c>"Tou:Protocol"</c>) and validates them when the host starts.
+/// </summary>
 public sealed class TouTransportOptions
 {
     /// <summary>The protocol engine's settings (buffers, timers, extensions, limits).</summary>
@@ -29,6 +34,11 @@ public sealed class TouTransportOptions
     /// <summary>Unsent bytes the application may have written before its FlushAsync waits.</summary>
     public long OutputPauseThreshold { get; set; } = 1024 * 1024;
 
+    /// <summary>Where the <c>Tou</c> meter comes from (<see cref="TouMetrics"/>): a host's <see cref="IMeterFactory"/>, so that
+    /// its measurements are its own (<c>UseTou</c> and <c>AddTouConnectionFactory</c> set the host's when this is null);
+    /// null records to one process-wide meter.</summary>
+    public IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>Creates the exception an application sees when a connection ends abnormally; the Kestrel glue
     /// plugs in ConnectionResetException and ConnectionAbortedException.</summary>
     public Func<TouCloseReason, string, Exception> ExceptionFactory { get; set; } =
@@ -41,14 +51,17 @@ public sealed class TouTransportOptions
     {
         ArgumentNullException.ThrowIfNull(Protocol, nameof(Protocol));
         Protocol.Validate();
-        if (SocketReceiveBufferSize < 0 || SocketSendBufferSize < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(SocketReceiveBufferSize), "TouTransportOptions socket buffer sizes must not be negative (0 keeps the system default).");
-        }
+        Require(SocketReceiveBufferSize >= 0, nameof(SocketReceiveBufferSize), "must not be negative (0 keeps the system default)");
+        Require(SocketSendBufferSize >= 0, nameof(SocketSendBufferSize), "must not be negative (0 keeps the system default)");
+        Require(InputPauseThreshold >= 1, nameof(InputPauseThreshold), "must be positive");
+        Require(OutputPauseThreshold >= 1, nameof(OutputPauseThreshold), "must be positive");
+    }
 
-        if (InputPauseThreshold < 1 || OutputPauseThreshold < 1)
+    private static void Require(bool condition, string name, string rule)
+    {
+        if (!condition)
         {
-            throw new ArgumentOutOfRangeException(nameof(InputPauseThreshold), "TouTransportOptions pause thresholds must be positive.");
+            throw new ArgumentOutOfRangeException(name, $"TouTransportOptions.{name} {rule}.");
         }
     }
 }

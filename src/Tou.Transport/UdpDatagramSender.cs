@@ -19,13 +19,16 @@ internal sealed class UdpDatagramSender
     private readonly int _datagramBufferSize;
     private readonly byte[] _single;
     private readonly Action<SocketAddress, SocketException> _onError;
+    private readonly TouInstruments _metrics;
     private bool _gsoEnabled;
     private int _gsoSegment;
 
     /// <param name="datagramBufferSize">Room for the largest datagram the source writes.</param>
     /// <param name="onError">Called with a send's destination and error; the datagram is lost like any other.</param>
-    public UdpDatagramSender(Socket socket, bool useGso, int datagramBufferSize, Action<SocketAddress, SocketException> onError)
+    /// <param name="metrics">Where datagrams and bytes sent are counted; the process-wide <c>Tou</c> meter if null.</param>
+    public UdpDatagramSender(Socket socket, bool useGso, int datagramBufferSize, Action<SocketAddress, SocketException> onError, TouInstruments? metrics = null)
     {
+        _metrics = metrics ?? TouInstruments.Shared;
         _socket = socket;
         _gsoEnabled = useGso && UdpOffload.IsSupported;
         _datagramBufferSize = datagramBufferSize;
@@ -142,7 +145,7 @@ internal sealed class UdpDatagramSender
             int datagrams = segmentSize > 0 ? (data.Length + segmentSize - 1) / segmentSize : 1;
             SendCalls++;
             DatagramsSent += datagrams;
-            TouMetrics.DatagramsSent(datagrams, data.Length);
+            _metrics.DatagramsSent(datagrams, data.Length);
         }
         catch (SocketException ex)
         {
