@@ -9,9 +9,9 @@ namespace Tou.Transport;
 /// </summary>
 internal static class UdpOffload
 {
-    private const int SolUdp = 17;       // IPPROTO_UDP
+    private const int SolUdp = LinuxSocketInterop.SolUdp; // IPPROTO_UDP
     private const int UdpSegment = 103;  // UDP_SEGMENT
-    private const int UdpGro = 104;      // UDP_GRO
+    private const int UdpGro = LinuxSocketInterop.UdpGro; // UDP_GRO
 
     public static bool IsSupported => OperatingSystem.IsLinux();
 
