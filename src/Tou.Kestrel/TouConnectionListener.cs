@@ -7,10 +7,10 @@ namespace Tou.Kestrel;
 
 internal sealed class TouConnectionListener : IConnectionListener
 {
-    private readonly TouSocketEndpoint _endpoint;
+    private readonly TouSocketListener _endpoint; // one socket per shard (TouTransportOptions.ListenerShards)
     private readonly MemoryPool<byte> _memoryPool;
 
-    public TouConnectionListener(TouSocketEndpoint endpoint, MemoryPool<byte> memoryPool)
+    public TouConnectionListener(TouSocketListener endpoint, MemoryPool<byte> memoryPool)
     {
         _endpoint = endpoint;
         _memoryPool = memoryPool;

@@ -44,7 +44,7 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
     /// <summary>Listener sockets bound by this factory and not closed yet.</summary>
     public int OpenSockets => _sockets.OpenCount;
 
-    /// <summary>Binds a listening UDP socket at <paramref name="endpoint"/>, which must be a <see cref="TouEndPoint"/>;
+    /// <summary>Binds a listening UDP port at <paramref name="endpoint"/> (one socket per shard, <see cref="TouTransportOptions.ListenerShards"/>), which must be a <see cref="TouEndPoint"/>;
     /// Kestrel calls this for each <c>ListenTou</c>.</summary>
     /// <exception cref="NotSupportedException"><paramref name="endpoint"/> is not a <see cref="TouEndPoint"/>.</exception>
     /// <exception cref="AddressInUseException">The UDP port is already in use.</exception>
@@ -57,9 +57,13 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
 
         try
         {
-            var socketEndpoint = TouSocketEndpoint.Bind(tou.IPEndPoint, _options, _loggerFactory, listen: true);
-            _sockets.Track(socketEndpoint);
-            return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(socketEndpoint, _options.MemoryPool ?? MemoryPool<byte>.Shared));
+            var listener = TouSocketListener.Bind(tou.IPEndPoint, _options, _loggerFactory);
+            foreach (var shard in listener.Shards)
+            {
+                _sockets.Track(shard);
+            }
+
+            return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(listener, _options.MemoryPool ?? MemoryPool<byte>.Shared));
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
