@@ -94,6 +94,10 @@ foreach (int shards in new[] { 0, 1 })
     string suffix = shards == 1 ? "_1shard" : "";
     string label = shards == 1 ? ", 1 listener shard" : $", {defaultShards} shards";
     await using var app = await Http.StartAppAsync(shards);
+
+    // A second of load on each first (JIT tiers, pools): with --http-only nothing has warmed the process before.
+    await Http.LoadAsync(app.TouUri, 8, TimeSpan.FromSeconds(1), tou: true);
+    await Http.LoadAsync(app.TcpUri, 8, TimeSpan.FromSeconds(1), tou: false);
     foreach (int connections in new[] { 1, 32, 64 })
     {
         var tou = await Http.LoadAsync(app.TouUri, connections, duration, tou: true);
