@@ -43,7 +43,7 @@ public sealed class TouEndpoint : IDisposable
     {
         _options = (options ?? new TouOptions()).Clone();
         _options.Validate();
-        _cookies = new SynCookies(_options.FillRandom);
+        _cookies = SynCookies.For(_options);
         _logger = logger ?? NullLogger.Instance;
     }
 

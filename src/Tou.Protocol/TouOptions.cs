@@ -95,6 +95,14 @@ public sealed class TouOptions
     /// <summary>Most accepted connections waiting for <see cref="TouEndpoint.Accept"/>; beyond it new SYNs are refused.</summary>
     public int AcceptBacklog { get; set; } = 512;
 
+    /// <summary>
+    /// The endpoint's secret key (exactly 32 bytes), from which its SYN cookies and every connection's integrity keys
+    /// are derived. Null (the default) draws a fresh one per endpoint from <see cref="RandomSource"/>. Endpoints that
+    /// share one port (a listener's SO_REUSEPORT shards) are given the same secret so that a cookie one of them issued
+    /// validates on any other; otherwise leave it null: whoever knows it can forge cookies and integrity tags.
+    /// </summary>
+    public byte[]? EndpointSecret { get; set; }
+
     /// <summary>Checks every setting and throws an <see cref="ArgumentOutOfRangeException"/> naming the first that is wrong.</summary>
     public void Validate()
     {
@@ -113,6 +121,7 @@ public sealed class TouOptions
         Require(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
         Require(MaxPendingHandshakes >= 0, nameof(MaxPendingHandshakes), "must not be negative (0 makes every handshake stateless)");
         Require(AcceptBacklog >= 1, nameof(AcceptBacklog), "must be at least 1");
+        Require(EndpointSecret is null || EndpointSecret.Length == SynCookies.KeySize, nameof(EndpointSecret), "must be null or exactly 32 bytes");
         Require(Enum.IsDefined(CongestionControl), nameof(CongestionControl), "is not a known algorithm");
     }
 

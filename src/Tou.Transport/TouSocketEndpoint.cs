@@ -120,7 +120,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// Binds a UDP socket. An IPv6 "any" address also accepts IPv4 (dual mode).
     /// </summary>
     /// <exception cref="SocketException">The address is in use (<see cref="SocketError.AddressAlreadyInUse"/>) or cannot be bound.</exception>
-    public static TouSocketEndpoint Bind(IPEndPoint localEndPoint, TouTransportOptions? options = null, ILoggerFactory? loggerFactory = null, bool listen = false)
+    public static TouSocketEndpoint Bind(IPEndPoint localEndPoint, TouTransportOptions? options = null, ILoggerFactory? loggerFactory = null, bool listen = false) =>
+        Bind(localEndPoint, options, loggerFactory, listen, reusePort: false);
+
+    /// <param name="reusePort">Set SO_REUSEPORT before binding: this socket is one shard of a <see cref="TouSocketListener"/>.</param>
+    internal static TouSocketEndpoint Bind(IPEndPoint localEndPoint, TouTransportOptions? options, ILoggerFactory? loggerFactory, bool listen, bool reusePort)
     {
         ArgumentNullException.ThrowIfNull(localEndPoint);
         options ??= new TouTransportOptions();
@@ -141,6 +145,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             if (options.SocketSendBufferSize > 0)
             {
                 socket.SendBufferSize = options.SocketSendBufferSize;
+            }
+
+            if (reusePort)
+            {
+                ReusePort.Enable(socket);
             }
 
             socket.Bind(localEndPoint);
