@@ -43,6 +43,7 @@ var options = new TouOptions
     EnableExtensions = !plain,
     CongestionControl = Enum.Parse<CongestionControlAlgorithm>(settings["cc"], ignoreCase: true),
     IdleTimeout = TimeSpan.FromMinutes(10),
+    EnablePathMtuDiscovery = Environment.GetEnvironmentVariable("TOU_SIM_PMTU") != "0",
 };
 var path = LinkProfile.Path(rtt, loss, rate, queue);
 var result = TransferScenario.Run((int)Get("seed"), path, path, uploadBytes: both ? size : 0, downloadBytes: size, options, options);
@@ -60,6 +61,7 @@ if (Environment.GetEnvironmentVariable("TOU_SIM_VERBOSE") == "1")
     var cs = result.ClientStats;
     Console.WriteLine($"  client sender: data packets {cs.DataPacketsSent} lost-marked {cs.SegmentsLost} congestion events {cs.CongestionEvents} RTOs {cs.RetransmissionTimeouts} probes {cs.ProbesSent} zero-window probes {cs.ZeroWindowProbes}");
     Console.WriteLine($"  receiver: duplicate bytes {result.ClientStats.DuplicateBytesReceived} beyond window {result.ClientStats.BytesBeyondWindow} dropped {result.ClientStats.PacketsDropped}");
+    Console.WriteLine($"  path MTU: sender datagram size {st.DatagramSize}, probes sent {st.PathMtuProbesSent} acknowledged {st.PathMtuProbesAcknowledged} lost {st.PathMtuProbesLost} black holes {st.PathMtuBlackHoles}; network dropped {n.TooLarge} too large");
 }
 
 return result.Completed && result.BytesExact ? 0 : 1;

@@ -22,8 +22,8 @@ internal static class Extensions
     /// <summary>Bytes of the trailer after the payload: CRC32C on handshake packets, the keyed tag on all others.</summary>
     public const int TrailerSize = 4;
 
-    /// <summary>Largest extension offer: magic, version, window scale, SACK permitted, integrity with its keys.</summary>
-    public const int MaxOfferSize = 4 + 3 + 2 + 2 + IntegrityKeys.Size;
+    /// <summary>Largest extension offer: magic, version, window scale, SACK permitted, integrity with its keys, PMTU probes.</summary>
+    public const int MaxOfferSize = 4 + 3 + 2 + 2 + IntegrityKeys.Size + 2;
 
     /// <summary>Largest option block a pure ACK carries: length byte, SACK TLV header, four blocks.</summary>
     public const int MaxAckOptionsSize = 1 + 2 + (MaxSackBlocks * 8);
@@ -59,6 +59,12 @@ internal static class Extensions
                 offer.Keys.Write(destination.Slice(n, IntegrityKeys.Size));
                 n += IntegrityKeys.Size;
             }
+        }
+
+        if (offer.PathMtuProbes)
+        {
+            destination[n++] = PathMtuOptions.TlvPathMtuProbes;
+            destination[n++] = 0;
         }
 
         return n;
@@ -99,6 +105,9 @@ internal static class Extensions
                 case TlvIntegrity when length == IntegrityKeys.Size:
                     set.Integrity = true;
                     set.Keys = IntegrityKeys.Read(value);
+                    break;
+                case PathMtuOptions.TlvPathMtuProbes:
+                    set.PathMtuProbes = true;
                     break;
             }
 
