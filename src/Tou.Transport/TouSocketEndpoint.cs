@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -44,8 +45,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         Options = options;
 
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
-        // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
-        DatagramBufferSize = Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512;
+        // of that size plus slack suffice (64 KiB holds any UDP datagram); a larger datagram arrives truncated and is
+        // dropped as malformed. Buffers are pooled, not held per endpoint (each client connection has its own).
+        DatagramBufferSize = Math.Min(Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512, 65_536);
         // GSO batches come from a pooled buffer during each flush, so an idle endpoint holds none. GRO needs a
         // 64 KiB receive buffer per socket, worth it where one socket serves many connections (listeners);
         // a client connection's own socket keeps a datagram-sized one.
@@ -53,12 +55,20 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+
+        // Path MTU discovery: the don't-fragment bit in probe mode, and the interface's MTU as the probes' ceiling. A socket
+        // that cannot send with the bit (not Linux so far) keeps the initial size: a probe fragmented on its way proves nothing.
+        int initial = options.Protocol.InitialDatagramSize;
+        Func<SocketAddress, int> datagramLimit = options.Protocol.EnablePathMtuDiscovery && PathMtuSocketOptions.TryEnable(socket)
+            ? remote => PathMtuSocketOptions.DatagramLimit(LocalEndPoint, remote)
+            : _ => initial;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
         {
             IsListening = listen,
             LocalPort = (ushort)LocalEndPoint.Port,
             RttSampled = TouMetrics.RttSampled,
             Retransmitted = TouMetrics.Retransmitted,
+            LocalDatagramLimit = datagramLimit,
         };
         _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
@@ -286,19 +296,24 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     private async Task ReceiveLoopAsync()
     {
-        var buffer = GC.AllocateArray<byte>(_groEnabled ? 65_536 : DatagramBufferSize, pinned: true);
+        int size = _groEnabled ? 65_536 : DatagramBufferSize;
         var address = new SocketAddress(_socket.AddressFamily);
         var token = _shutdown.Token;
         while (!token.IsCancellationRequested)
         {
-            int received;
             try
             {
-                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, address, token).ConfigureAwait(false);
+                // Wait for a datagram without holding a buffer (a peek of nothing leaves it queued): an idle endpoint —
+                // every client connection has its own — keeps no 64 KiB receive buffer; the pool lends one per wakeup.
+                await _socket.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, address, token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
                 break;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.MessageSize)
+            {
+                // Some systems report a datagram larger than the (empty) peek buffer this way: one is waiting.
             }
             catch (SocketException ex)
             {
@@ -307,33 +322,54 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
                 continue;
             }
 
-            lock (_gate)
+            var buffer = ArrayPool<byte>.Shared.Rent(size);
+            try
             {
-                if (_disposed)
+                if (!ReceiveQueued(buffer.AsSpan(0, size), address))
                 {
                     break;
                 }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
 
-                // Handle this datagram and whatever else is already queued, then send and dispatch once.
-                long now = Now();
-                Handle(now, address, buffer.AsSpan(0, received));
-                for (int more = 0; more < MaxDatagramsPerWakeup && _socket.Available > 0; more++)
+    /// <summary>Handles the datagram the peek saw and whatever else is already queued, then sends and dispatches once. False once disposed.</summary>
+    private bool ReceiveQueued(Span<byte> buffer, SocketAddress address)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            long now = Now();
+            for (int n = 0; n <= MaxDatagramsPerWakeup && (n == 0 || _socket.Available > 0); n++)
+            {
+                int received;
+                try
                 {
-                    try
-                    {
-                        received = _socket.ReceiveFrom(buffer, SocketFlags.None, address);
-                    }
-                    catch (SocketException ex)
-                    {
-                        Log.ReceiveFailed(_logger, ex.SocketErrorCode);
-                        break;
-                    }
-
-                    Handle(now, address, buffer.AsSpan(0, received));
+                    received = _socket.ReceiveFrom(buffer, SocketFlags.None, address);
+                }
+                catch (SocketException ex)
+                {
+                    Log.ReceiveFailed(_logger, ex.SocketErrorCode);
+                    break;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return false;
                 }
 
-                AfterEngineWork(now);
+                Handle(now, address, buffer[..received]);
             }
+
+            AfterEngineWork(now);
+            return true;
         }
     }
 
@@ -411,9 +447,17 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         public int Next(Span<byte> buffer, out SocketAddress? destination) => engine.PollTransmit(now, buffer, out destination);
     }
 
-    private void OnSendFailed(SocketAddress destination, SocketException error)
+    private void OnSendFailed(SocketAddress destination, SocketException error, int length)
     {
         Log.SendFailed(_logger, error.SocketErrorCode);
+        if (error.SocketErrorCode == SocketError.MessageSize)
+        {
+            // Larger than the interface carries (EMSGSIZE with the don't-fragment bit): a path MTU probe lost at once, or
+            // a datagram size that no longer fits; the engine adapts, the connection goes on.
+            _engine.ReportDatagramTooLarge(Now(), destination, length);
+            return;
+        }
+
         FailConnectOnSendError(destination, error);
     }
 

@@ -7,8 +7,9 @@ namespace Tou.Transport;
 /// <summary>
 /// Sends what a <see cref="IDatagramSource"/> produces on one UDP socket with as few system calls as the kernel
 /// allows: with UDP GSO, consecutive datagrams to one destination with one size (the last may be shorter) leave in
-/// one <c>sendmsg</c> and the kernel cuts them apart; without it, one datagram per call. Single-owner, like the
-/// endpoint that drives it.
+/// one <c>sendmsg</c> and the kernel cuts them apart; without it, one datagram per call. A batch stays under 64 KB in
+/// all, so datagrams over half that size (path MTU discovery on loopback reaches 64 KB) go one per call. Buffers come
+/// from the pool for one flush, so an idle sender holds none. Single-owner, like the endpoint that drives it.
 /// </summary>
 internal sealed class UdpDatagramSender
 {
@@ -17,19 +18,19 @@ internal sealed class UdpDatagramSender
 
     private readonly Socket _socket;
     private readonly int _datagramBufferSize;
-    private readonly byte[] _single;
-    private readonly Action<SocketAddress, SocketException> _onError;
+    private readonly Action<SocketAddress, SocketException, int> _onError;
     private bool _gsoEnabled;
     private int _gsoSegment;
 
     /// <param name="datagramBufferSize">Room for the largest datagram the source writes.</param>
-    /// <param name="onError">Called with a send's destination and error; the datagram is lost like any other.</param>
-    public UdpDatagramSender(Socket socket, bool useGso, int datagramBufferSize, Action<SocketAddress, SocketException> onError)
+    /// <param name="onError">Called with a failed send's destination, error and datagram length; the datagram is lost
+    /// like any other. (A GSO batch the kernel refuses as too large is sent again one datagram at a time, so each
+    /// oversized datagram is reported with its own length.)</param>
+    public UdpDatagramSender(Socket socket, bool useGso, int datagramBufferSize, Action<SocketAddress, SocketException, int> onError)
     {
         _socket = socket;
         _gsoEnabled = useGso && UdpOffload.IsSupported;
         _datagramBufferSize = datagramBufferSize;
-        _single = GC.AllocateArray<byte>(datagramBufferSize, pinned: true);
         _onError = onError;
     }
 
@@ -46,26 +47,25 @@ internal sealed class UdpDatagramSender
     public void Flush<TSource>(TSource source)
         where TSource : struct, IDatagramSource
     {
-        if (!_gsoEnabled)
-        {
-            int length;
-            while ((length = source.Next(_single.AsSpan(0, _datagramBufferSize), out var destination)) > 0)
-            {
-                Send(_single.AsSpan(0, length), destination!, segmentSize: 0);
-            }
-
-            return;
-        }
-
-        // Batch buffers come from the pool for the flush only, so an idle sender holds none.
-        byte[] batch = ArrayPool<byte>.Shared.Rent(MaxGsoBytes + _datagramBufferSize);
+        // Buffers come from the pool for the flush only, so an idle sender holds none.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(_gsoEnabled ? MaxGsoBytes + _datagramBufferSize : _datagramBufferSize);
         try
         {
-            FlushBatched(source, batch);
+            if (_gsoEnabled)
+            {
+                FlushBatched(source, buffer);
+                return;
+            }
+
+            int length;
+            while ((length = source.Next(buffer.AsSpan(0, _datagramBufferSize), out var destination)) > 0)
+            {
+                Send(buffer.AsSpan(0, length), destination!, segmentSize: 0);
+            }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(batch);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -144,9 +144,20 @@ internal sealed class UdpDatagramSender
             DatagramsSent += datagrams;
             TouMetrics.DatagramsSent(datagrams, data.Length);
         }
+        catch (SocketException ex) when (segmentSize > 0 && ex.SocketErrorCode is SocketError.MessageSize or SocketError.InvalidArgument)
+        {
+            // The kernel refused the batch as a whole (a segment too large for the interface): one by one, without the
+            // segment size (the kernel refuses every send while it exceeds the interface), so that each datagram that is
+            // too large is reported with its own length and the others still leave.
+            SetGsoSegment(0);
+            for (int offset = 0; offset < data.Length; offset += segmentSize)
+            {
+                Send(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), destination, segmentSize: 0);
+            }
+        }
         catch (SocketException ex)
         {
-            _onError(destination, ex);
+            _onError(destination, ex, segmentSize > 0 ? segmentSize : data.Length);
         }
         catch (ObjectDisposedException)
         {
