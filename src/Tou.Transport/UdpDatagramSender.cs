@@ -48,7 +48,7 @@ internal sealed class UdpDatagramSender
         where TSource : struct, IDatagramSource
     {
         // Buffers come from the pool for the flush only, so an idle sender holds none.
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(_gsoEnabled ? MaxGsoBytes + _datagramBufferSize : _datagramBufferSize);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(_gsoEnabled ? 2 * (MaxGsoBytes + _datagramBufferSize) : _datagramBufferSize);
         try
         {
             if (_gsoEnabled)
@@ -72,12 +72,19 @@ internal sealed class UdpDatagramSender
     private void FlushBatched<TSource>(TSource source, byte[] buffer)
         where TSource : struct, IDatagramSource
     {
-        // The source writes each datagram right after the last, so a batch needs no copy.
-        int batchBytes = 0, segment = 0, count = 0;
+        // The source writes each datagram right after the last, so a batch needs no copy; a datagram that cannot join
+        // the batch before it starts the next one where it lies (no copy either: with 64 KB datagrams that is most).
+        int start = 0, batchBytes = 0, segment = 0, count = 0;
         SocketAddress? batchDestination = null;
         while (true)
         {
-            int n = source.Next(buffer.AsSpan(batchBytes), out var destination);
+            if (count > 0 && buffer.Length - (start + batchBytes) < _datagramBufferSize)
+            {
+                Send(buffer.AsSpan(start, batchBytes), batchDestination!, count > 1 ? segment : 0); // no room for another
+                start = batchBytes = count = 0;
+            }
+
+            int n = source.Next(buffer.AsSpan(start + batchBytes), out var destination);
             if (n == 0)
             {
                 break;
@@ -91,16 +98,16 @@ internal sealed class UdpDatagramSender
                 count++;
                 if (n < segment)
                 {
-                    SendBatch(buffer, batchDestination!, batchBytes, segment, count); // a shorter datagram ends a batch
-                    batchBytes = count = 0;
+                    Send(buffer.AsSpan(start, batchBytes), batchDestination!, segment); // a shorter datagram ends a batch
+                    start = batchBytes = count = 0;
                 }
             }
             else
             {
                 if (count > 0)
                 {
-                    SendBatch(buffer, batchDestination!, batchBytes, segment, count);
-                    buffer.AsSpan(batchBytes, n).CopyTo(buffer);
+                    Send(buffer.AsSpan(start, batchBytes), batchDestination!, count > 1 ? segment : 0);
+                    start += batchBytes;
                 }
 
                 batchBytes = n;
@@ -108,22 +115,13 @@ internal sealed class UdpDatagramSender
                 count = 1;
                 batchDestination = destination;
             }
-
-            if (buffer.Length - batchBytes < _datagramBufferSize)
-            {
-                SendBatch(buffer, batchDestination!, batchBytes, segment, count);
-                batchBytes = count = 0;
-            }
         }
 
         if (count > 0)
         {
-            SendBatch(buffer, batchDestination!, batchBytes, segment, count);
+            Send(buffer.AsSpan(start, batchBytes), batchDestination!, count > 1 ? segment : 0);
         }
     }
-
-    private void SendBatch(byte[] buffer, SocketAddress destination, int bytes, int segment, int count) =>
-        Send(buffer.AsSpan(0, bytes), destination, count > 1 ? segment : 0);
 
     /// <summary>Sends one datagram, or with <paramref name="segmentSize"/> &gt; 0 a GSO batch of them.</summary>
     private void Send(ReadOnlySpan<byte> data, SocketAddress destination, int segmentSize)
