@@ -109,6 +109,7 @@ public sealed partial class TouConnection
 
         if (!data.IsEmpty)
         {
+            _largestSegmentReceived = Math.Max(_largestSegmentReceived, data.Length);
             HandleData(nowUs, seqOffset, data);
             if (CloseReason != TouCloseReason.None)
             {

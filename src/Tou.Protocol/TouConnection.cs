@@ -78,6 +78,7 @@ public sealed partial class TouConnection : IDisposable
     private StreamBuffer? _receiveBuffer;
     private readonly ReceiveWindow _receiveWindow;
     private long _peerFinOffset = -1;
+    private int _largestSegmentReceived; // the peer's segment size as far as seen (window updates count in it)
     private bool _peerFinConsumed;
     private readonly AckTracker _acks;
 
@@ -301,9 +302,9 @@ public sealed partial class TouConnection : IDisposable
 
         _receiveWindow.Consume(count);
         _receiveBuffer!.DiscardTo(_receiveWindow.Consumed);
-        // The update threshold is in segments of the size this side started with: discovery's larger segments (ours, or
-        // the peer's, which this side does not know) would hold updates back for a reader that drains in small steps.
-        int segment = Math.Min(_sendMss, AgreedOptions.MssForDatagram(_options.InitialDatagramSize));
+        // The update threshold counts the peer's segments: the largest it sent so far (RFC 1122's estimate of its MSS,
+        // which path MTU discovery may raise), at least the size this side started with.
+        int segment = Math.Max(_largestSegmentReceived, Math.Min(_sendMss, AgreedOptions.MssForDatagram(_options.InitialDatagramSize)));
         if (_phase == Phase.Established && CloseReason == TouCloseReason.None && !_peerFinConsumed && _receiveWindow.WindowUpdateOwed(segment))
         {
             _acks.RequestImmediate();
