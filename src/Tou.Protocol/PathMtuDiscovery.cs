@@ -14,7 +14,10 @@ namespace Tou.Protocol;
 /// padding, not data: a lost one is never retransmitted and never counted as congestion.</para>
 /// <para>Black holes: <see cref="BlackHoleTimeouts"/> consecutive retransmission timeouts while sending above the
 /// base mean that full-size packets stopped getting through; the size falls back to the base and the search starts
-/// again below the size that failed.</para>
+/// again below the size that failed. At the base itself <see cref="BlackHoleTimeoutsAtBase"/> of them fall back to
+/// <see cref="MinimumSize"/> (a path smaller
+/// than the base, which the don't-fragment bit no longer lets the kernel fragment), and the search finds the path's
+/// size between the two.</para>
 /// The connection decides when a probe may leave (congestion window, recovery); this part decides which size and
 /// what an answer or a timeout means. It arms <see cref="TimerKind.PathMtu"/> in <paramref name="timers"/> and counts
 /// in <paramref name="stats"/>.
@@ -27,11 +30,20 @@ internal sealed class PathMtuDiscovery(ConnectionTimers timers, TouConnectionSta
     /// <summary>Consecutive retransmission timeouts above the base size that mean a black hole.</summary>
     public const int BlackHoleTimeouts = 2;
 
+    /// <summary>Consecutive retransmission timeouts at the base size that mean a path smaller than the base: more than
+    /// above it, because a path smaller than 1,452 bytes is rarer than a lossy one that loses a retransmission twice.</summary>
+    public const int BlackHoleTimeoutsAtBase = 4;
+
     /// <summary>Time after a finished search before searching again for a larger path (RFC 8899 PMTU_RAISE_TIMER).</summary>
     public const long RaiseIntervalUs = 600_000_000;
 
+    /// <summary>The size a black hole at the base falls back to (QUIC's smallest datagram, RFC 9000 §14; it fits
+    /// IPv6's 1,280-byte minimum MTU).</summary>
+    public const int MinimumSize = 1200;
+
     private SearchPhase _phase;
     private int _base;
+    private int _floor;         // the smaller of the base and MinimumSize: below it nothing falls back
     private int _ceiling;       // the most ever tried: the smallest of our cap, the peer's limit and the local interface's
     private int _high;          // the largest size not known to fail
     private bool _ceilingTried; // the first probe of a search goes straight to _high
@@ -77,6 +89,7 @@ internal sealed class PathMtuDiscovery(ConnectionTimers timers, TouConnectionSta
     public void Start(int baseSize, int ceiling, long nowUs)
     {
         _base = Current = baseSize;
+        _floor = Math.Min(baseSize, MinimumSize);
         _ceiling = _high = Math.Max(ceiling, baseSize);
         _ceilingTried = false;
         _attempts = 0;
@@ -159,9 +172,9 @@ internal sealed class PathMtuDiscovery(ConnectionTimers timers, TouConnectionSta
     /// </summary>
     public bool OnTooLarge(int length, long nowUs)
     {
-        if (_phase == SearchPhase.Off || length <= _base)
+        if (_phase == SearchPhase.Off || length <= _floor)
         {
-            return false; // even the base does not fit: nothing smaller to fall back to
+            return false; // even the smallest size does not fit: nothing smaller to fall back to
         }
 
         _high = Math.Min(_high, length - 1);
@@ -178,24 +191,24 @@ internal sealed class PathMtuDiscovery(ConnectionTimers timers, TouConnectionSta
             return false; // an earlier probe's: the new upper bound is all it says
         }
 
-        FallBack(nowUs);
+        FallBack(length > _base ? _base : _floor, nowUs);
         return true;
     }
 
     /// <summary>
-    /// A retransmission timeout, the <paramref name="consecutiveTimeouts"/>-th in a row. Enough of them while sending above
-    /// the base size is a black hole: returns true after falling back to the base.
+    /// A retransmission timeout, the <paramref name="consecutiveTimeouts"/>-th in a row. Enough of them is a black hole:
+    /// above the base the size falls back to the base, at the base to <see cref="MinimumSize"/>. Returns true when it fell.
     /// </summary>
     public bool OnRetransmissionTimeout(int consecutiveTimeouts, long nowUs)
     {
-        if (_phase == SearchPhase.Off || Current <= _base || consecutiveTimeouts < BlackHoleTimeouts)
+        if (_phase == SearchPhase.Off || Current <= _floor || consecutiveTimeouts < (Current > _base ? BlackHoleTimeouts : BlackHoleTimeoutsAtBase))
         {
             return false;
         }
 
         stats.PathMtuBlackHoles++;
         _high = Current - 1;
-        FallBack(nowUs);
+        FallBack(Current > _base ? _base : _floor, nowUs);
         return true;
     }
 
@@ -232,9 +245,9 @@ internal sealed class PathMtuDiscovery(ConnectionTimers timers, TouConnectionSta
         }
     }
 
-    private void FallBack(long nowUs)
+    private void FallBack(int size, long nowUs)
     {
-        Current = _base;
+        Current = size;
         _outstanding = false;
         _attempts = 0;
         _ceilingTried = true;

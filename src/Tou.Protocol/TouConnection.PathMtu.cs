@@ -18,13 +18,16 @@ public sealed partial class TouConnection
             return;
         }
 
-        int ceiling = Math.Min(_host?.LocalDatagramLimit ?? _options.MaxDatagramSize, _peerMaxDatagram);
-        _pmtu.Start(DatagramSizeOf(_sendMss), Math.Min(ceiling, _options.MaxDatagramSize), nowUs);
+        // An interface that cannot carry the initial size (a 1,400-byte VPN, a 1,450-byte overlay) lowers it: with the
+        // don't-fragment bit the local stack would refuse every full-size datagram.
+        int ceiling = Math.Min(Math.Min(_host?.LocalDatagramLimit ?? _options.MaxDatagramSize, _peerMaxDatagram), _options.MaxDatagramSize);
+        _pmtu.Start(Math.Min(DatagramSizeOf(_sendMss), Math.Max(ceiling, 128)), ceiling, nowUs);
+        ApplyPathMtu(wasSearching: false, "the local interface is smaller");
         Notify();
     }
 
-    /// <summary>The size of the probe that may go now, or 0: none during loss recovery or once this side closed.</summary>
-    private int DueProbeSize => _finQueued || _loss.InRecovery ? 0 : _pmtu.DueProbeSize;
+    /// <summary>The size of the probe that may go now, or 0: none during loss recovery or once this side sent its FIN (nothing more to send).</summary>
+    private int DueProbeSize => _finSent || _loss.InRecovery ? 0 : _pmtu.DueProbeSize;
 
     /// <summary>
     /// A probe: ACK, PING and an option block with the PROBE TLV and its token, padded with zeros to the size under
@@ -122,7 +125,7 @@ public sealed partial class TouConnection
         Notify();
     }
 
-    /// <summary>Consecutive retransmission timeouts above the base size: a black hole, so back to the base size.</summary>
+    /// <summary>Consecutive retransmission timeouts: a black hole, so back to the base size (from the base, to the minimum).</summary>
     private void CheckBlackHole(long nowUs)
     {
         if (_pmtu.OnRetransmissionTimeout(_consecutiveRtos, nowUs))

@@ -9,10 +9,11 @@ public sealed partial class TouEndpoint
     /// <summary>
     /// The largest datagram (UDP payload) the local network interface toward a peer carries, which caps path MTU
     /// discovery for connections to that peer: the host reads it from the interface's MTU (the UDP host in
-    /// <c>Tou.Transport</c> sets it). Called once per connection, when its handshake completes. Null, or a result of 0 or
-    /// less, leaves <see cref="TouOptions.MaxDatagramSize"/> as the only local cap; a result at or below
-    /// <see cref="TouOptions.InitialDatagramSize"/> means no probing at all (e.g. a socket that cannot set the
-    /// don't-fragment bit, where a probe would prove nothing).
+    /// <c>Tou.Transport</c> sets it). Called once per connection that discovers, when its handshake completes. Null, or a
+    /// result of 0 or less, leaves <see cref="TouOptions.MaxDatagramSize"/> as the only local cap; exactly
+    /// <see cref="TouOptions.InitialDatagramSize"/> means no probing (e.g. a socket that cannot set the don't-fragment
+    /// bit, where a probe would prove nothing); less lowers the size the connection starts with to it (an interface
+    /// with a small MTU, where the don't-fragment bit would make the local stack refuse larger datagrams).
     /// </summary>
     public Func<SocketAddress, int>? LocalDatagramLimit { get; set; }
 

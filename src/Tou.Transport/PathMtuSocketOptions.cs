@@ -62,13 +62,20 @@ internal static class PathMtuSocketOptions
     /// </summary>
     public static int DatagramLimit(IPEndPoint local, SocketAddress remote)
     {
-        var peer = ((IPEndPoint)local.Create(remote)).Address;
-        bool ipv4 = peer.AddressFamily == AddressFamily.InterNetwork || peer.IsIPv4MappedToIPv6;
-        var interfaces = Interfaces();
-        int mtu = IPAddress.IsLoopback(peer) ? interfaces.Loopback
-            : interfaces.ByAddress.TryGetValue(local.Address, out int own) ? own
-            : interfaces.Largest;
-        return mtu <= 0 ? 0 : Math.Min(mtu - (ipv4 ? Ipv4Overhead : Ipv6Overhead), MaxUdpPayload);
+        try
+        {
+            var peer = ((IPEndPoint)local.Create(remote)).Address;
+            bool ipv4 = peer.AddressFamily == AddressFamily.InterNetwork || peer.IsIPv4MappedToIPv6;
+            var interfaces = Interfaces();
+            int mtu = IPAddress.IsLoopback(peer) ? interfaces.Loopback
+                : interfaces.ByAddress.TryGetValue(local.Address, out int own) ? own
+                : interfaces.Largest;
+            return mtu <= 0 ? 0 : Math.Min(mtu - (ipv4 ? Ipv4Overhead : Ipv6Overhead), MaxUdpPayload);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NetworkInformationException or PlatformNotSupportedException or InvalidOperationException)
+        {
+            return 0; // runs inside the engine (a connection's handshake completing): never let it throw there
+        }
     }
 
     private static bool TrySet(Socket socket, int level, int option, int value)
@@ -131,7 +138,7 @@ internal static class PathMtuSocketOptions
                     }
                 }
             }
-            catch (NetworkInformationException)
+            catch (Exception ex) when (ex is NetworkInformationException or PlatformNotSupportedException)
             {
                 // Unknown: the local stack's EMSGSIZE stays the only local limit.
             }

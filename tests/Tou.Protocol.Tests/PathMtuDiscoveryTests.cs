@@ -159,7 +159,7 @@ public class PathMtuDiscoveryTests
         Assert.Equal(Base, h.Search.Current);
         Assert.True(h.Search.IsSearching);
         Assert.InRange(h.Search.DueProbeSize, Base + 1, 8999);
-        Assert.False(h.Search.OnTooLarge(1000, h.NowUs)); // below the base: nothing smaller to fall back to
+        Assert.False(h.Search.OnTooLarge(1000, h.NowUs)); // below the minimum: nothing smaller to fall back to
     }
 
     [Fact]
@@ -181,12 +181,23 @@ public class PathMtuDiscoveryTests
     }
 
     [Fact]
-    public void At_the_base_a_timeout_is_no_black_hole()
+    public void At_the_base_a_black_hole_falls_to_the_minimum_and_the_search_finds_the_smaller_path()
     {
         var h = new Harness();
         h.Search.Start(Base, 65_507, h.NowUs);
-        Assert.False(h.Search.OnRetransmissionTimeout(5, h.NowUs));
-        Assert.Equal(0, h.Stats.PathMtuBlackHoles);
+        Assert.False(h.Search.OnRetransmissionTimeout(PathMtuDiscovery.BlackHoleTimeouts, h.NowUs)); // random loss can do that
+        Assert.True(h.Search.OnRetransmissionTimeout(PathMtuDiscovery.BlackHoleTimeoutsAtBase, h.NowUs)); // even the base does not get through
+        Assert.Equal(PathMtuDiscovery.MinimumSize, h.Search.Current);
+
+        var sizes = h.Run(pathLimit: 1372); // e.g. a 1,400-byte tunnel on the way
+        Assert.All(sizes, s => Assert.InRange(s, PathMtuDiscovery.MinimumSize + 1, Base - 1));
+        Assert.Equal(1372, h.Search.Current);
+
+        var floor = new Harness();
+        floor.Search.Start(PathMtuDiscovery.MinimumSize, 65_507, floor.NowUs);
+        Assert.False(floor.Search.OnRetransmissionTimeout(5, floor.NowUs)); // nothing below the minimum
+        Assert.Equal(1, h.Stats.PathMtuBlackHoles);
+        Assert.Equal(0, floor.Stats.PathMtuBlackHoles);
     }
 
     [Fact]

@@ -151,6 +151,34 @@ public class PathMtuTests
     }
 
     [Fact]
+    public void A_path_smaller_than_the_initial_size_is_a_black_hole_at_the_base_that_falls_to_the_minimum_and_is_then_found()
+    {
+        // Smaller than the 1,452 bytes everyone starts with; a slow link, so that the search has time to finish.
+        using var net = new Net(Unlimited with { MaxDatagramSize = 1300, RateBitsPerSecond = 2_000_000 });
+        net.Establish();
+        net.Transfer(3_000_000, 1_000_000);
+
+        foreach (var side in new[] { net.Client, net.Server })
+        {
+            Assert.True(side.Stats.PathMtuBlackHoles >= 1);
+            Assert.Equal(1300, side.Stats.DatagramSize);
+        }
+    }
+
+    [Fact]
+    public void An_interface_smaller_than_the_initial_size_lowers_it_from_the_start()
+    {
+        using var net = new Net(Unlimited with { MaxDatagramSize = 1372 });
+        net.ClientEndpoint.LocalDatagramLimit = _ => 1372; // e.g. a 1,400-byte VPN interface
+        net.Establish();
+        Assert.Equal(1372, net.Client.Stats.DatagramSize);
+        net.Transfer(2_000_000, 0);
+
+        Assert.Equal(1372, net.Largest[0]);
+        Assert.Equal(0, net.Client.Stats.PathMtuProbesSent + net.Client.Stats.RetransmissionTimeouts);
+    }
+
+    [Fact]
     public void A_plain_peer_never_gets_a_datagram_over_1024_bytes_nor_a_probe()
     {
         using var net = new Net(Unlimited, clientOptions: new TouOptions { EnableExtensions = false });
@@ -237,7 +265,7 @@ public class PathMtuTests
     public void Discovery_off_or_a_host_without_the_dont_fragment_bit_keeps_the_initial_size()
     {
         using var off = new Net(Unlimited, clientOptions: new TouOptions { EnablePathMtuDiscovery = false });
-        off.ServerEndpoint.LocalDatagramLimit = _ => 1; // no don't-fragment bit: a probe would prove nothing
+        off.ServerEndpoint.LocalDatagramLimit = _ => 1452; // no don't-fragment bit: a probe would prove nothing
         off.Establish();
         off.Transfer(1_000_000, 1_000_000);
 
