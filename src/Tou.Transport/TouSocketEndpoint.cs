@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -46,19 +47,27 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
         // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
-        DatagramBufferSize = Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512;
+        DatagramBufferSize = Math.Min(Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512, 65_536); // 64 KiB holds any UDP datagram
         // GSO and GRO batches come from pooled buffers during each flush and drain, so an idle endpoint holds none
         // and every socket, a client's too, can take coalesced receives.
         _receiver = new UdpDatagramReceiver(socket, options.UseSegmentationOffload, DatagramBufferSize);
         _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed, Metrics);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+
+        // Path MTU discovery: the don't-fragment bit in probe mode, and the interface's MTU as the probes' ceiling. A socket
+        // that cannot send with the bit (not Linux so far) keeps the initial size: a probe fragmented on its way proves nothing.
+        int initial = options.Protocol.InitialDatagramSize;
+        Func<SocketAddress, int> datagramLimit = options.Protocol.EnablePathMtuDiscovery && PathMtuSocketOptions.TryEnable(socket)
+            ? remote => PathMtuSocketOptions.DatagramLimit(LocalEndPoint, remote)
+            : _ => initial;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
         {
             IsListening = listen,
             LocalPort = (ushort)LocalEndPoint.Port,
             RttSampled = Metrics.RttSampled,
             Retransmitted = Metrics.Retransmitted,
+            LocalDatagramLimit = datagramLimit,
         };
         _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
@@ -422,9 +431,17 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         public int Next(Span<byte> buffer, out SocketAddress? destination) => engine.PollTransmit(now, buffer, out destination);
     }
 
-    private void OnSendFailed(SocketAddress destination, SocketException error)
+    private void OnSendFailed(SocketAddress destination, SocketException error, int length)
     {
         Log.SendFailed(_logger, error.SocketErrorCode);
+        if (error.SocketErrorCode == SocketError.MessageSize)
+        {
+            // Larger than the interface carries (EMSGSIZE with the don't-fragment bit): a path MTU probe lost at once, or
+            // a datagram size that no longer fits; the engine adapts, the connection goes on.
+            _engine.ReportDatagramTooLarge(Now(), destination, length);
+            return;
+        }
+
         FailConnectOnSendError(destination, error);
     }
 
