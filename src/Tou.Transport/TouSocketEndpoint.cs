@@ -82,6 +82,21 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     internal TouTransportOptions Options { get; }
 
+    /// <summary>Set on the shards of a <see cref="TouSocketListener"/>: a drained shard keeps its socket until all are drained.</summary>
+    internal ShardCloseBarrier? CloseBarrier { get; set; }
+
+    /// <summary>Whether the endpoint has finished with its connections and is closing (or has closed) its socket.</summary>
+    internal bool IsClosingSocket
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _disposed;
+            }
+        }
+    }
+
     /// <summary>The instruments of the <c>Tou</c> meter this endpoint records to (its options' meter factory's).</summary>
     internal TouInstruments Metrics { get; }
 
@@ -525,6 +540,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// <summary>Closes the socket, the loop and the timer. Runs once, after the gate has set <see cref="_disposed"/>.</summary>
     private async Task CloseSocketAsync()
     {
+        if (CloseBarrier is { } barrier)
+        {
+            await barrier.ArriveAsync().ConfigureAwait(false);
+        }
+
         lock (_gate)
         {
             // Anything still open (handshakes, or connections given up) ends now, with its Closed event.

@@ -109,6 +109,12 @@ public sealed partial class TouSocketListener : IAsyncDisposable
                 shards.Add(TouSocketEndpoint.Bind(at, options, loggerFactory, listen: true, reusePort: true));
             }
 
+            var barrier = new ShardCloseBarrier(count);
+            foreach (var shard in shards)
+            {
+                shard.CloseBarrier = barrier; // before anything can drain: the group closes its sockets together
+            }
+
             return [.. shards];
         }
         catch
@@ -169,7 +175,13 @@ public sealed partial class TouSocketListener : IAsyncDisposable
     /// closed its socket or left it to connections the application closed.</summary>
     public async ValueTask DisposeAsync()
     {
-        await Task.WhenAll(_shards.Select(s => s.DisposeAsync().AsTask())).ConfigureAwait(false);
+        var closing = _shards.Select(s => s.DisposeAsync().AsTask()).ToArray();
+        if (_shards.All(s => s.IsClosingSocket))
+        {
+            // Nothing lingers anywhere: the sockets close now (a shard that drained alone waits for the others,
+            // so its task is not awaited while another still delivers).
+            await Task.WhenAll(closing).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Drains every shard (see <see cref="TouSocketEndpoint.DrainAsync"/>).</summary>

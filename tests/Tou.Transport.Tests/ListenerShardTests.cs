@@ -120,6 +120,75 @@ public class ListenerShardTests
         Assert.Equal(expected, TouSocketEndpoint.OpenEndpoints);
     }
 
+    /// <summary>
+    /// The kernel picks a shard by hashing the 4-tuple modulo the group's size, so a shard that closed its socket early
+    /// would move the others' peers onto sockets that do not know them, and connections still delivering their last
+    /// bytes would lose their ACKs (and linger until they give up). A drained shard therefore keeps its socket until
+    /// every shard is done.
+    /// </summary>
+    [Fact]
+    public async Task A_drained_shard_keeps_its_socket_until_connections_on_other_shards_have_delivered_everything()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // one socket elsewhere: nothing to keep open together
+        }
+
+        const long Length = 512 * 1024; // more than the client's window and pipe take: the server's close has to linger
+        int baseline = TouSocketEndpoint.OpenEndpoints;
+        using var deadline = new CancellationTokenSource(Timeout);
+        var listener = TouSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), Options(4));
+        var clientOptions = Options(1);
+        clientOptions.Protocol.ReceiveBufferSize = 64 * 1024;
+        clientOptions.InputPauseThreshold = 64 * 1024;
+
+        // Connect until connections sit on three shards (each client's own port hashes on its own).
+        var pairs = new List<(TouSocketConnection Client, TouSocketConnection Server)>();
+        for (int i = 0; i < 64 && pairs.Select(p => p.Server.Endpoint).Distinct().Count() < 3; i++)
+        {
+            var client = await TouSocketConnection.ConnectAsync(listener.LocalEndPoint, clientOptions, cancellationToken: deadline.Token);
+            var server = await listener.AcceptAsync(deadline.Token) ?? throw new InvalidOperationException("The listener stopped accepting.");
+            pairs.Add((client, server));
+        }
+
+        // The first connection of two shards lingers; every other connection ends, so the third shard drains.
+        var byShard = pairs.GroupBy(p => p.Server.Endpoint).ToList();
+        Assert.True(byShard.Count >= 3, $"{pairs.Count} connections landed on {byShard.Count} shards");
+        var lingering = new[] { byShard[0].First(), byShard[1].First() };
+        var drainedShard = byShard[2].Key;
+        foreach (var (client, server) in pairs.Except(lingering))
+        {
+            await client.DisposeAsync();
+            await server.DisposeAsync();
+            await Task.WhenAll(ConnectionTasks.ClosedAsync(client), ConnectionTasks.ClosedAsync(server)).WaitAsync(deadline.Token);
+        }
+
+        // Each lingering server writes more than its client takes and closes; then the listener is disposed.
+        var sentHashes = new List<byte[]>();
+        foreach (var (_, server) in lingering)
+        {
+            sentHashes.Add(await PatternPipes.WriteAsync(server.Transport.Output, (ulong)server.RemoteEndPoint.Port, Length, deadline.Token));
+            await server.DisposeAsync();
+        }
+
+        await listener.DisposeAsync();
+        Assert.True(drainedShard.IsClosingSocket, "a shard without connections drains at once");
+        Assert.All(listener.Shards, s => Assert.False(s.Completion.IsCompleted, "every socket of the group stays open while a shard delivers"));
+
+        for (int i = 0; i < lingering.Length; i++)
+        {
+            var client = lingering[i].Client;
+            using var received = new StreamCheck((ulong)client.LocalEndPoint.Port, Length);
+            await PatternPipes.ReadAsync(client.Transport.Input, received, null, deadline.Token);
+            Assert.True(received.EndedCleanly && received.WrongBytes == 0 && received.Length == Length, received.ToString());
+            Assert.Equal(sentHashes[i], received.Hash);
+            await client.DisposeAsync();
+        }
+
+        await listener.Completion.WaitAsync(deadline.Token);
+        await WaitForEndpointsAsync(baseline, pairs.Select(p => p.Client), deadline.Token);
+    }
+
     [Fact]
     public async Task A_listener_of_one_shard_is_one_socket_and_serves_as_before()
     {
