@@ -2,6 +2,7 @@
 # End-to-end benchmark: TOU and TCP side by side on this machine (loopback), Release build.
 #   bash build/bench.sh            full run (a few minutes)
 #   bash build/bench.sh --quick    about a minute
+#   bash build/bench.sh --quick --http-only   HTTP/1.1 alone, the TOU listener with its default shards and with one
 # Prints a table and writes artifacts/bench/results.json (one key per figure, TOU/TCP ratios included).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -44,6 +44,7 @@ var options = new TouOptions
     CongestionControl = Enum.Parse<CongestionControlAlgorithm>(settings["cc"], ignoreCase: true),
     IdleTimeout = TimeSpan.FromMinutes(10),
     SegmentsPerAck = (int)Get("segments-per-ack"),
+    EnablePathMtuDiscovery = Environment.GetEnvironmentVariable("TOU_SIM_PMTU") != "0",
 };
 var path = LinkProfile.Path(rtt, loss, rate, queue);
 var result = TransferScenario.Run((int)Get("seed"), path, path, uploadBytes: both ? size : 0, downloadBytes: size, options, options);
@@ -61,6 +62,7 @@ if (Environment.GetEnvironmentVariable("TOU_SIM_VERBOSE") == "1")
     var cs = result.ClientStats;
     Console.WriteLine($"  client sender: data packets {cs.DataPacketsSent} lost-marked {cs.SegmentsLost} congestion events {cs.CongestionEvents} RTOs {cs.RetransmissionTimeouts} probes {cs.ProbesSent} zero-window probes {cs.ZeroWindowProbes}");
     Console.WriteLine($"  receiver: data packets {result.ClientStats.DataPacketsReceived} pure ACKs sent {result.ClientStats.AcksSent} duplicate bytes {result.ClientStats.DuplicateBytesReceived} beyond window {result.ClientStats.BytesBeyondWindow} dropped {result.ClientStats.PacketsDropped}");
+    Console.WriteLine($"  path MTU: sender datagram size {st.DatagramSize}, probes sent {st.PathMtuProbesSent} acknowledged {st.PathMtuProbesAcknowledged} lost {st.PathMtuProbesLost} black holes {st.PathMtuBlackHoles}; network dropped {n.TooLarge} too large");
 }
 
 return result.Completed && result.BytesExact ? 0 : 1;

@@ -7,12 +7,12 @@ namespace Tou.Kestrel;
 
 internal sealed class TouConnectionListener : IConnectionListener
 {
-    private readonly TouSocketEndpoint _endpoint;
+    private readonly TouSocketListener _endpoint; // one socket per shard (TouTransportOptions.ListenerShards)
     private readonly MemoryPool<byte> _memoryPool;
 
     /// <param name="asTouEndPoint">Report <see cref="EndPoint"/> as a <see cref="TouEndPoint"/> (Kestrel's listeners) or as the
     /// plain <see cref="IPEndPoint"/> a direct caller bound.</param>
-    public TouConnectionListener(TouSocketEndpoint endpoint, MemoryPool<byte> memoryPool, bool asTouEndPoint = true)
+    public TouConnectionListener(TouSocketListener endpoint, MemoryPool<byte> memoryPool, bool asTouEndPoint = true)
     {
         _endpoint = endpoint;
         _memoryPool = memoryPool;

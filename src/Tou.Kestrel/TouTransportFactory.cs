@@ -57,7 +57,7 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
     /// <summary>Listener sockets bound by this factory and not closed yet.</summary>
     public int OpenSockets => _sockets.OpenCount;
 
-    /// <summary>Binds a listening UDP socket at <paramref name="endpoint"/>: a <see cref="TouEndPoint"/> (what Kestrel passes for
+    /// <summary>Binds a listening UDP port (one socket per shard, <see cref="TouTransportOptions.ListenerShards"/>) at <paramref name="endpoint"/>: a <see cref="TouEndPoint"/> (what Kestrel passes for
     /// each <c>ListenTou</c>) or, when called directly, a plain <see cref="IPEndPoint"/>. The listener's
     /// <see cref="IConnectionListener.EndPoint"/> is of the same kind, with the port the system picked for port 0.</summary>
     /// <exception cref="NotSupportedException"><paramref name="endpoint"/> is neither a <see cref="TouEndPoint"/> nor an <see cref="IPEndPoint"/>.</exception>
@@ -74,9 +74,13 @@ public sealed class TouTransportFactory : IConnectionListenerFactory, IConnectio
         try
         {
             var options = Options;
-            var socketEndpoint = TouSocketEndpoint.Bind(address, options, _loggerFactory, listen: true);
-            _sockets.Track(socketEndpoint);
-            return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(socketEndpoint, options.MemoryPool ?? MemoryPool<byte>.Shared, asTou));
+            var listener = TouSocketListener.Bind(address, options, _loggerFactory);
+            foreach (var shard in listener.Shards)
+            {
+                _sockets.Track(shard);
+            }
+
+            return ValueTask.FromResult<IConnectionListener>(new TouConnectionListener(listener, options.MemoryPool ?? MemoryPool<byte>.Shared, asTou));
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {

@@ -25,6 +25,7 @@ internal readonly record struct AgreedOptions(ExtensionSet Agreed, int SendShift
             offer.Sack = options.EnableSack;
             offer.Integrity = options.EnableIntegrity;
             offer.WindowShift = options.EnableWindowScaling ? LocalWindowShift(options) : -1;
+            offer.PathMtuProbes = true; // every extended peer answers probes; whether it sends any is its own setting
         }
 
         return offer;
@@ -42,6 +43,7 @@ internal readonly record struct AgreedOptions(ExtensionSet Agreed, int SendShift
         agreed.Extended = true;
         agreed.Sack = offer.Sack && options.EnableSack;
         agreed.Integrity = offer.Integrity && options.EnableIntegrity;
+        agreed.PathMtuProbes = offer.PathMtuProbes;
         if (offer.WindowShift >= 0 && options.EnableWindowScaling)
         {
             agreed.WindowShift = LocalWindowShift(options);
@@ -62,10 +64,14 @@ internal readonly record struct AgreedOptions(ExtensionSet Agreed, int SendShift
         return agreed.WindowShift >= 0 ? new(agreed, offer.WindowShift, agreed.WindowShift) : new(agreed, 0, 0);
     }
 
-    /// <summary>Server, stateless handshake: what the cookie remembered, whose WindowShift is the client's (-1 for none).</summary>
+    /// <summary>
+    /// Server, stateless handshake: what the cookie remembered, whose WindowShift is the client's (-1 for none). The
+    /// cookie has no room for PMTU_PROBES, so it is off until the client's first probe shows that it answers them too.
+    /// </summary>
     public static AgreedOptions FromCookie(TouOptions options, in ExtensionSet cookie)
     {
         var agreed = cookie;
+        agreed.PathMtuProbes = false;
         if (cookie.WindowShift < 0)
         {
             return new(agreed, 0, 0);
@@ -87,6 +93,7 @@ internal readonly record struct AgreedOptions(ExtensionSet Agreed, int SendShift
 
         agreed.Extended = true;
         agreed.Sack = answer.Sack && local.Sack;
+        agreed.PathMtuProbes = answer.PathMtuProbes && local.PathMtuProbes;
         if (answer.Integrity && local.Integrity && !answer.Keys.IsEmpty)
         {
             agreed.Integrity = true;
@@ -115,7 +122,13 @@ internal readonly record struct AgreedOptions(ExtensionSet Agreed, int SendShift
     }
 
     /// <summary>The largest payload this side accepts in one datagram: the <c>mss</c> field of everything it sends.</summary>
-    public static int LocalMaxPayload(TouOptions options) => options.MaxDatagramSize - TouHeader.Size - Extensions.TrailerSize;
+    public static int LocalMaxPayload(TouOptions options) => MssForDatagram(options.MaxDatagramSize);
+
+    /// <summary>Data bytes per segment in datagrams of <paramref name="datagramSize"/> bytes (room for the trailer is always kept).</summary>
+    public static int MssForDatagram(int datagramSize) => datagramSize - TouHeader.Size - Extensions.TrailerSize;
+
+    /// <summary>The largest datagram the peer accepts, from the <c>mss</c> field it announces (at most 65,507).</summary>
+    public static int PeerMaxDatagramSize(uint peerMss) => (int)Math.Min(peerMss + (long)TouHeader.Size + Extensions.TrailerSize, 65_507);
 
     /// <summary>The window of a SYN or SYN+ACK, which is never scaled.</summary>
     public static ushort HandshakeWindow(TouOptions options) => (ushort)Math.Min(options.ReceiveBufferSize, ushort.MaxValue);
@@ -124,10 +137,13 @@ internal readonly record struct AgreedOptions(ExtensionSet Agreed, int SendShift
     public static int SynAckSize(in ExtensionSet agreed) =>
         TouHeader.Size + (agreed.Extended ? Extensions.MaxOfferSize : 0) + (agreed.Integrity ? Extensions.TrailerSize : 0);
 
-    /// <summary>Data bytes per segment this side sends: the peer's <c>mss</c>, our own limit, and for a plain peer the seed's 1,024-byte receive buffer.</summary>
+    /// <summary>
+    /// Data bytes per segment this side starts sending: the peer's <c>mss</c>, our initial datagram size, and for a plain
+    /// peer the seed's 1,024-byte receive buffer. Path MTU discovery may raise it later (<see cref="MssForDatagram"/>).
+    /// </summary>
     public static int SendMss(TouOptions options, bool extended, uint peerMss)
     {
-        long mss = Math.Min(peerMss, (uint)LocalMaxPayload(options));
+        long mss = Math.Min(peerMss, (uint)MssForDatagram(options.InitialDatagramSize));
         if (!extended)
         {
             mss = Math.Min(mss, TouConnection.SeedMaxDatagram - TouHeader.Size);

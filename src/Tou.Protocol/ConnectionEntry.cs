@@ -32,6 +32,8 @@ internal sealed class ConnectionEntry : IConnectionHost
 
     public ushort LocalPort => _endpoint.LocalPort;
 
+    public int LocalDatagramLimit => _endpoint.LocalDatagramLimitFor(Connection.RemoteAddress);
+
     public void OnTransmitReady() => _endpoint.OnTransmitReady(this);
 
     public void OnEventsRaised() => _endpoint.OnEventsRaised(this);

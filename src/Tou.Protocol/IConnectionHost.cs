@@ -10,6 +10,9 @@ internal interface IConnectionHost
     /// <summary>The UDP port written into headers as the source port.</summary>
     ushort LocalPort { get; }
 
+    /// <summary>The largest datagram the local interface toward the connection's peer carries (a cap of path MTU discovery).</summary>
+    int LocalDatagramLimit { get; }
+
     /// <summary>The connection may have something to send, or its next deadline moved.</summary>
     void OnTransmitReady();
 

@@ -51,6 +51,18 @@ internal static partial class Log
     [LoggerMessage(15, LogLevel.Information, "TOU connection {Id}: giving up the close after {LingerMs} ms without progress")]
     public static partial void LingerExpired(ILogger logger, long id, long lingerMs);
 
+    [LoggerMessage(30, LogLevel.Debug, "TOU connection {Id}: datagram size {From} -> {To} bytes ({Reason})")]
+    public static partial void DatagramSizeChanged(ILogger logger, long id, int from, int to, string reason);
+
+    [LoggerMessage(31, LogLevel.Debug, "TOU connection {Id}: path MTU probe of {Size} bytes lost")]
+    public static partial void PathMtuProbeLost(ILogger logger, long id, int size);
+
+    [LoggerMessage(32, LogLevel.Debug, "TOU connection {Id}: path MTU search done at {Size} bytes after {Probes} probes")]
+    public static partial void PathMtuSearchDone(ILogger logger, long id, int size, long probes);
+
+    [LoggerMessage(33, LogLevel.Information, "TOU connection {Id}: full-size datagrams stopped getting through (black hole), back to {Size} bytes")]
+    public static partial void PathMtuBlackHole(ILogger logger, long id, int size);
+
     [LoggerMessage(20, LogLevel.Debug, "TOU endpoint: dropped a datagram from {Remote} ({Reason})")]
     public static partial void EndpointDropped(ILogger logger, System.Net.SocketAddress remote, DropReason reason);
 }

@@ -112,6 +112,24 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         return -1;
     }
 
+    /// <summary>
+    /// Cuts the lost segment at <paramref name="index"/> after its first <paramref name="length"/> bytes, both parts lost,
+    /// so that it can be retransmitted in smaller datagrams (the datagram size fell after it was sent).
+    /// </summary>
+    public void SplitLost(int index, int length)
+    {
+        var rest = _segments[index];
+        if (!rest.Is(SegmentState.Lost) || rest.Is(SegmentState.Fin) || length <= 0 || length >= rest.Length)
+        {
+            return;
+        }
+
+        rest.Offset += length;
+        rest.Length -= length;
+        _segments[index].Length = length;
+        _segments.Insert(index + 1, rest);
+    }
+
     /// <summary>The lost segment at <paramref name="index"/> went out again.</summary>
     public void OnRetransmitted(int index, long nowUs, bool appLimited)
     {

@@ -32,6 +32,18 @@ internal sealed class SentSegmentQueue
         Count++;
     }
 
+    /// <summary>Inserts <paramref name="segment"/> before the one at <paramref name="index"/>, moving the later ones up (rare: a re-cut segment).</summary>
+    public void Insert(int index, in SentSegment segment)
+    {
+        Add(segment);
+        for (int i = Count - 1; i > index; i--)
+        {
+            this[i] = this[i - 1];
+        }
+
+        this[index] = segment;
+    }
+
     public void RemoveFirst()
     {
         _head = (_head + 1) & (_items.Length - 1);

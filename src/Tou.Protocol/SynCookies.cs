@@ -15,11 +15,18 @@ namespace Tou.Protocol;
 /// </summary>
 internal sealed class SynCookies
 {
+    /// <summary>Bytes of the secret key (<see cref="TouOptions.EndpointSecret"/>).</summary>
+    public const int KeySize = 32;
     private const long SlotUs = 64_000_000;
-    private readonly byte[] _key = new byte[32];
+    private readonly byte[] _key = new byte[KeySize];
 
     /// <param name="fillRandom">The source of the endpoint's secret key (<see cref="TouOptions.RandomSource"/>).</param>
     public SynCookies(Action<Span<byte>> fillRandom) => fillRandom(_key);
+
+    /// <summary>The cookies of an endpoint with <paramref name="options"/>: under its shared secret when it has one
+    /// (shards of one listening port), otherwise under a fresh random key.</summary>
+    public static SynCookies For(TouOptions options) =>
+        options.EndpointSecret is { } secret ? new SynCookies(key => secret.AsSpan().CopyTo(key)) : new SynCookies(options.FillRandom);
 
     public uint Create(long nowUs, SocketAddress client, uint clientIsn, in ExtensionSet agreed)
     {

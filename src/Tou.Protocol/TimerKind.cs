@@ -32,4 +32,7 @@ internal enum TimerKind
 
     /// <summary>The end of the linger phase after a graceful close (re-acknowledging a late FIN).</summary>
     TimeWait,
+
+    /// <summary>Path MTU discovery: an unanswered probe counts as lost, or a finished search starts again.</summary>
+    PathMtu,
 }

@@ -75,6 +75,8 @@ public sealed partial class TouConnection
     private void SetMss(uint peerMss)
     {
         _sendMss = AgreedOptions.SendMss(_options, _agreed.Extended, peerMss);
+        _peerMaxDatagram = AgreedOptions.PeerMaxDatagramSize(peerMss);
+        Stats.DatagramSize = DatagramSizeOf(_sendMss);
         _congestion = CongestionControllerFactory.Create(_options.CongestionControl, _sendMss);
         _loss.Start(_agreed.Sack, _sendMss);
     }
@@ -206,6 +208,7 @@ public sealed partial class TouConnection
         _receiveWindow.ResetAdvertised();
         ArmKeepAlive(nowUs);
         Log.ConnectionEstablished(_logger, Id, _agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift, _sendMss);
+        StartPathMtuDiscovery(nowUs);
         _host?.OnEstablished();
         Raise(TouConnectionEvents.Connected | TouConnectionEvents.Writable);
         Notify();

@@ -92,7 +92,7 @@ public sealed partial class TouConnection
             return;
         }
 
-        if (!TryReadSegment(header, payload, seqOffset, out var data, out var options))
+        if (!TryReadSegment(nowUs, header, payload, seqOffset, out var data, out var options))
         {
             return;
         }
@@ -110,6 +110,7 @@ public sealed partial class TouConnection
         if (!data.IsEmpty)
         {
             Stats.DataPacketsReceived++;
+            _largestSegmentReceived = Math.Max(_largestSegmentReceived, data.Length);
             HandleData(nowUs, seqOffset, data);
             if (CloseReason != TouCloseReason.None)
             {
@@ -167,7 +168,7 @@ public sealed partial class TouConnection
     /// Splits a segment's payload into options and data and checks it: extended peers set ACK on every packet,
     /// the options must parse, and the segment must fall in the window. Returns false when it was dropped.
     /// </summary>
-    private bool TryReadSegment(in TouHeader header, ReadOnlySpan<byte> payload, long seqOffset, out ReadOnlySpan<byte> data, out ReadOnlySpan<byte> options)
+    private bool TryReadSegment(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, long seqOffset, out ReadOnlySpan<byte> data, out ReadOnlySpan<byte> options)
     {
         var flags = header.Flags;
         data = payload;
@@ -188,6 +189,11 @@ public sealed partial class TouConnection
         if (!_agreed.Extended && (flags & TouFlags.Ack) != 0)
         {
             data = default; // the seed treats any ACK-flagged packet as a pure ACK
+        }
+
+        if (!options.IsEmpty && NoteProbe(nowUs, options))
+        {
+            data = default; // a path MTU probe: what follows its option block is padding, not data
         }
 
         // A segment must overlap the window (or be an empty one at its edge) to be acceptable.
@@ -300,6 +306,10 @@ public sealed partial class TouConnection
             SndNxt = _sndNxt,
         });
         ApplyAckOutcome(nowUs, outcome);
+        if (!options.IsEmpty)
+        {
+            ReadProbeEcho(nowUs, options);
+        }
 
         if (_finSent && !_finAcked && ackOffset >= _sndNxt + 1)
         {

@@ -82,8 +82,13 @@ public sealed partial class TouConnection
 
         if (_phase == Phase.Established && CloseReason == TouCloseReason.None)
         {
+            if (_pmtu.EchoOwed)
+            {
+                return BuildAck(buffer); // the answer to the peer's path MTU probe
+            }
+
             int n = BuildSegment(nowUs, buffer);
-            if (n > 0)
+            if (n > 0 || (n = BuildProbe(nowUs, buffer)) > 0)
             {
                 return n;
             }
@@ -156,6 +161,7 @@ public sealed partial class TouConnection
             optionsLength = Extensions.AppendAckDelay(buffer[TouHeader.Size..], optionsLength, ackDelayUs);
         }
 
+        optionsLength = AppendProbeEcho(buffer[TouHeader.Size..], optionsLength);
         var flags = TouFlags.Ack | (optionsLength > 0 ? TouFlags.Options : 0);
         return FinishPacket(buffer, flags, SendSeq(_sndNxt + (_finSent ? 1 : 0)), AckField, optionsLength);
     }
@@ -245,6 +251,11 @@ public sealed partial class TouConnection
 
     private int BuildRetransmission(long nowUs, Span<byte> buffer, int index)
     {
+        if (_loss.SegmentAt(index).Length > _sendMss)
+        {
+            _loss.SplitLost(index, _sendMss); // sent before the datagram size fell: re-cut to the current size
+        }
+
         var seg = _loss.SegmentAt(index);
         if (!_loss.FastRetransmitPending && (!CongestionAllows(seg.Length) || !PacingAllows(nowUs, seg.Length)))
         {
@@ -446,6 +457,11 @@ public sealed partial class TouConnection
             ApplyLosses(nowUs, _loss.DetectLosses(nowUs, _sndUna, _sndNxt));
         }
 
+        if (_timers.IsDue(TimerKind.PathMtu, nowUs))
+        {
+            OnPathMtuTimer(nowUs);
+        }
+
         if (_timers.IsDue(TimerKind.Retransmission, nowUs))
         {
             OnRetransmissionTimeout(nowUs);
@@ -530,6 +546,7 @@ public sealed partial class TouConnection
 
         _rtt.OnTimeout();
         Stats.SegmentsLost += _loss.OnRetransmissionTimeout(_sndUna, _sndNxt);
+        CheckBlackHole(nowUs); // before the window falls to one segment: of the size that still gets through
         _congestion.OnRetransmissionTimeout(nowUs);
         _pacer.Restart(_sendMss);
         _timers.Clear(TimerKind.Retransmission); // re-armed by the retransmission

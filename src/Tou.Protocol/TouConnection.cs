@@ -31,7 +31,8 @@ public sealed partial class TouConnection : IDisposable
     private Phase _phase;
     private ExtensionSet _agreed = ExtensionSet.Plain;
     private int _sendShift;     // applied to windows the peer advertises
-    private int _sendMss;       // data bytes per segment we send
+    private int _sendMss;       // data bytes per segment we send (path MTU discovery moves it)
+    private int _peerMaxDatagram; // the largest datagram the peer accepts (its mss field)
     private ICongestionController _congestion = null!;
     private TouConnectionEvents _events;
     private readonly ConnectionTimers _timers = new();
@@ -69,6 +70,7 @@ public sealed partial class TouConnection : IDisposable
     private int _consecutiveRtos;
     private bool _pingPending;
     private readonly Pacer _pacer = new();
+    private readonly PathMtuDiscovery _pmtu;
 
     // --- receive direction ---
     private SequenceNumber _irs;
@@ -76,12 +78,15 @@ public sealed partial class TouConnection : IDisposable
     private StreamBuffer? _receiveBuffer;
     private readonly ReceiveWindow _receiveWindow;
     private long _peerFinOffset = -1;
+    private int _largestSegmentReceived; // the peer's segment size as far as seen (window updates count in it)
     private bool _peerFinConsumed;
     private readonly AckTracker _acks;
 
     internal TouConnection(IConnectionHost? host, SocketAddress remoteAddress, bool isClient, TouOptions options, ILogger logger, long nowUs, ChunkPool chunkPool)
     {
         _chunkPool = chunkPool;
+        Stats = new TouConnectionStats();
+        _pmtu = new PathMtuDiscovery(_timers, Stats);
         _acks = new AckTracker(_timers, options.DelayedAckTimeout, options.SegmentsPerAck, Math.Max(1, options.ReceiveBufferSize / 4));
         _receiveWindow = new ReceiveWindow(options.ReceiveBufferSize);
         _host = host;
@@ -97,7 +102,6 @@ public sealed partial class TouConnection : IDisposable
         _timers[TimerKind.Handshake] = nowUs + TouTime.FromTimeSpan(options.HandshakeTimeout);
         _phase = isClient ? Phase.SynSent : Phase.SynReceived;
         Id = Interlocked.Increment(ref s_nextId);
-        Stats = new TouConnectionStats();
     }
 
     private enum Phase
@@ -144,12 +148,16 @@ public sealed partial class TouConnection : IDisposable
     public bool IntegrityNegotiated => _agreed.Integrity;
 
     /// <summary>What the handshake agreed (meaningful once established).</summary>
-    public TouNegotiation Negotiation => new(_agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift >= 0 ? _sendShift : -1, _agreed.WindowShift >= 0 ? _receiveWindow.Shift : -1, _sendMss);
+    public TouNegotiation Negotiation => new(_agreed.Extended, _agreed.Sack, _agreed.Integrity, _agreed.WindowShift >= 0 ? _sendShift : -1, _agreed.WindowShift >= 0 ? _receiveWindow.Shift : -1, _sendMss)
+    {
+        PathMtuDiscovery = _pmtu.IsEnabled,
+        PeerMaxDatagramSize = _peerMaxDatagram,
+    };
 
     /// <summary>True once the application called <see cref="Close"/>.</summary>
     public bool IsClosedByApplication => _appClosed;
 
-    /// <summary>Data bytes per segment this side sends.</summary>
+    /// <summary>Data bytes per segment this side sends now (path MTU discovery may raise it after the handshake).</summary>
     public int SendMss => _sendMss;
 
     /// <summary>This connection's counters; they stay readable after it has ended.</summary>
@@ -294,7 +302,10 @@ public sealed partial class TouConnection : IDisposable
 
         _receiveWindow.Consume(count);
         _receiveBuffer!.DiscardTo(_receiveWindow.Consumed);
-        if (_phase == Phase.Established && CloseReason == TouCloseReason.None && !_peerFinConsumed && _receiveWindow.WindowUpdateOwed(_sendMss))
+        // The update threshold counts the peer's segments: the largest it sent so far (RFC 1122's estimate of its MSS,
+        // which path MTU discovery may raise), at least the size this side started with.
+        int segment = Math.Max(_largestSegmentReceived, Math.Min(_sendMss, AgreedOptions.MssForDatagram(_options.InitialDatagramSize)));
+        if (_phase == Phase.Established && CloseReason == TouCloseReason.None && !_peerFinConsumed && _receiveWindow.WindowUpdateOwed(segment))
         {
             _acks.RequestImmediate();
             Notify();

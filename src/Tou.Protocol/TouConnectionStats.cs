@@ -89,6 +89,23 @@ public sealed class TouConnectionStats
     /// <summary>SACK blocks ignored because they were empty or named data that was never sent or is already acknowledged.</summary>
     public long InvalidSackBlocks { get; internal set; }
 
+    /// <summary>The largest datagram this connection sends now (UDP payload: header, data and trailer room): the initial
+    /// size, or what path MTU discovery confirmed; 1,024 to a plain peer. 0 before the handshake.</summary>
+    public int DatagramSize { get; internal set; }
+
+    /// <summary>Path MTU probes sent (padding of a trial size, answered by the peer; never data, never retransmitted).</summary>
+    public long PathMtuProbesSent { get; internal set; }
+
+    /// <summary>Path MTU probes the peer answered: each confirms its size.</summary>
+    public long PathMtuProbesAcknowledged { get; internal set; }
+
+    /// <summary>Path MTU probes given up (unanswered, or refused by the local stack as too large); not congestion.</summary>
+    public long PathMtuProbesLost { get; internal set; }
+
+    /// <summary>Times full-size datagrams stopped getting through (repeated timeouts above the initial size) and the size
+    /// fell back to <see cref="TouOptions.InitialDatagramSize"/>.</summary>
+    public long PathMtuBlackHoles { get; internal set; }
+
     /// <summary>Why the connection ended; <see cref="TouCloseReason.None"/> while it lasts.</summary>
     public TouCloseReason CloseReason { get; internal set; }
 }

@@ -14,7 +14,7 @@ namespace Tou.Protocol;
 /// </summary>
 /// <remarks>Every <c>nowUs</c> argument and every deadline is in microseconds of the caller's monotonic clock
 /// (<see cref="TouTime"/>).</remarks>
-public sealed class TouEndpoint : IDisposable
+public sealed partial class TouEndpoint : IDisposable
 {
     private const int MaxQueuedControlPackets = 64;
     private const int MaxRecentlyClosed = 4096;
@@ -43,7 +43,7 @@ public sealed class TouEndpoint : IDisposable
     {
         _options = (options ?? new TouOptions()).Clone();
         _options.Validate();
-        _cookies = new SynCookies(_options.FillRandom);
+        _cookies = SynCookies.For(_options);
         _logger = logger ?? NullLogger.Instance;
     }
 

@@ -6,9 +6,31 @@ namespace Tou.Protocol;
 /// </summary>
 public sealed class TouOptions
 {
-    /// <summary>Largest UDP payload this side sends or expects (header, options, data and checksum included).
-    /// 1452 fits a 1500-byte IPv6 path; loopback can take up to 65,507.</summary>
-    public int MaxDatagramSize { get; set; } = 1452;
+    /// <summary>
+    /// Largest UDP payload (header, options, data and trailer included) this side accepts — it is announced to the peer
+    /// in every header's <c>mss</c> field — and the most path MTU discovery raises the datagrams this side sends to. The
+    /// default, 65,507, is the largest UDP payload at all, so discovery is capped only by the path, the local interface
+    /// (loopback carries 64 KB) and the peer's own limit. Between 128 and 65,507.
+    /// </summary>
+    public int MaxDatagramSize { get; set; } = 65_507;
+
+    /// <summary>
+    /// The datagram size a connection starts sending with, and falls back to when full-size packets stop getting through
+    /// (black-hole detection): the size assumed safe on any path. 1452 fits a 1500-byte IPv6 path. Without path MTU
+    /// discovery (off, or not agreed) it is the size a connection keeps. Between 128 and <see cref="MaxDatagramSize"/>;
+    /// a plain (seed) peer gets at most 1,024 whatever it is.
+    /// </summary>
+    public int InitialDatagramSize { get; set; } = 1452;
+
+    /// <summary>
+    /// Discover the path's datagram size (DPLPMTUD, RFC 8899): after the handshake, send probes (padding, not data) of
+    /// sizes between <see cref="InitialDatagramSize"/> and the smaller of <see cref="MaxDatagramSize"/>, the local
+    /// interface's limit and the peer's, and use the largest a peer acknowledges; fall back to the initial size when
+    /// full-size packets stop getting through; search again every 10 minutes. Needs <see cref="EnableExtensions"/> and a
+    /// peer that answers probes (every Tou.Kestrel peer does, whatever this setting says on its side). This side only: it
+    /// decides what this side sends; what it accepts is <see cref="MaxDatagramSize"/>.
+    /// </summary>
+    public bool EnablePathMtuDiscovery { get; set; } = true;
 
     /// <summary>Bytes of received data the application has not read yet that a connection will hold;
     /// the advertised window is what is left of it.</summary>
@@ -95,10 +117,20 @@ public sealed class TouOptions
     /// <summary>Most accepted connections waiting for <see cref="TouEndpoint.Accept"/>; beyond it new SYNs are refused.</summary>
     public int AcceptBacklog { get; set; } = 512;
 
+    /// <summary>
+    /// The endpoint's secret key (exactly 32 bytes), from which its SYN cookies and every connection's integrity keys
+    /// are derived. Null (the default) draws a fresh one per endpoint from <see cref="RandomSource"/>. Endpoints that
+    /// share one port (a listener's SO_REUSEPORT shards) are given the same secret so that a cookie one of them issued
+    /// validates on any other; otherwise leave it null: whoever knows it can forge cookies and integrity tags.
+    /// </summary>
+    public byte[]? EndpointSecret { get; set; }
+
     /// <summary>Checks every setting and throws an <see cref="ArgumentOutOfRangeException"/> naming the first that is wrong.</summary>
     public void Validate()
     {
         Require(MaxDatagramSize is >= 128 and <= 65_507, nameof(MaxDatagramSize), "must be between 128 and 65,507 bytes");
+        Require(InitialDatagramSize is >= 128 and <= 65_507, nameof(InitialDatagramSize), "must be between 128 and 65,507 bytes");
+        Require(InitialDatagramSize <= MaxDatagramSize, nameof(InitialDatagramSize), $"({InitialDatagramSize}) must not exceed TouOptions.MaxDatagramSize ({MaxDatagramSize}): lower it as well, or raise MaxDatagramSize");
         Require(ReceiveBufferSize is >= 4096 and <= 1 << 30, nameof(ReceiveBufferSize), "must be between 4 KiB and 1 GiB");
         Require(SendBufferSize is >= 4096 and <= 1 << 30, nameof(SendBufferSize), "must be between 4 KiB and 1 GiB");
         Require(InitialRto > TimeSpan.Zero, nameof(InitialRto), "must be positive");
@@ -113,6 +145,7 @@ public sealed class TouOptions
         Require(MaxConnections >= 1, nameof(MaxConnections), "must be at least 1");
         Require(MaxPendingHandshakes >= 0, nameof(MaxPendingHandshakes), "must not be negative (0 makes every handshake stateless)");
         Require(AcceptBacklog >= 1, nameof(AcceptBacklog), "must be at least 1");
+        Require(EndpointSecret is null || EndpointSecret.Length == SynCookies.KeySize, nameof(EndpointSecret), "must be null or exactly 32 bytes");
         Require(Enum.IsDefined(CongestionControl), nameof(CongestionControl), "is not a known algorithm");
     }
 

@@ -21,6 +21,15 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
     public int Admit(long nowUs, Span<byte> datagram, Span<long> arrivals)
     {
         var p = Profile;
+
+        // Too large for the path: dropped at the first hop, before anything random is drawn (so a run's random numbers
+        // do not depend on how many oversized probes it sent).
+        if (p.MaxDatagramSize > 0 && datagram.Length > p.MaxDatagramSize)
+        {
+            stats.TooLarge++;
+            return 0;
+        }
+
         if (p.BurstEnterProbability > 0)
         {
             _inBurst = _inBurst ? random.NextDouble() >= p.BurstExitProbability : random.NextDouble() < p.BurstEnterProbability;

@@ -12,6 +12,9 @@ public class ImpairmentStats
     /// <summary>Datagrams dropped because the rate-limited link's queue was full (<see cref="LinkProfile.QueueLimitBytes"/>).</summary>
     public long QueueDrops { get; internal set; }
 
+    /// <summary>Datagrams dropped because they exceeded the path's <see cref="LinkProfile.MaxDatagramSize"/>.</summary>
+    public long TooLarge { get; internal set; }
+
     /// <summary>Datagrams delivered twice.</summary>
     public long Duplicated { get; internal set; }
 

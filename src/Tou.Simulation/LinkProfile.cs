@@ -39,6 +39,14 @@ public sealed record LinkProfile
     /// <summary>Share of datagrams with one to three bytes flipped.</summary>
     public double CorruptRate { get; init; }
 
+    /// <summary>
+    /// Largest datagram (UDP payload) the path carries; a larger one is dropped, as a router drops a packet with the
+    /// don't-fragment bit set that exceeds its MTU (no ICMP error is modelled: a black hole). 1,472 by default: a 1,500-byte
+    /// MTU less IPv4's and UDP's 28 bytes of headers (with IPv6's 48 bytes the same MTU carries 1,452). 0 = no limit.
+    /// Set it lower mid-run (a new profile on the link) to model a path whose MTU drops.
+    /// </summary>
+    public int MaxDatagramSize { get; init; } = 1472;
+
     /// <summary>Link rate (0 = unlimited): a datagram occupies the link for its size over the rate, behind those queued before it.</summary>
     public long RateBitsPerSecond { get; init; }
 

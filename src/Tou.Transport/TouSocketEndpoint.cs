@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -46,19 +47,27 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         // Datagrams never exceed the negotiated size (the peer learns ours from the mss field), so buffers
         // of that size plus slack suffice; a larger datagram arrives truncated and is dropped as malformed.
-        DatagramBufferSize = Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512;
+        DatagramBufferSize = Math.Min(Math.Max(options.Protocol.MaxDatagramSize, 1024) + 512, 65_536); // 64 KiB holds any UDP datagram
         // GSO and GRO batches come from pooled buffers during each flush and drain, so an idle endpoint holds none
         // and every socket, a client's too, can take coalesced receives.
         _receiver = new UdpDatagramReceiver(socket, options.UseSegmentationOffload, DatagramBufferSize);
         _sender = new UdpDatagramSender(socket, options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed, Metrics);
         _logger = loggerFactory.CreateLogger("Tou.Transport");
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+
+        // Path MTU discovery: the don't-fragment bit in probe mode, and the interface's MTU as the probes' ceiling. A socket
+        // that cannot send with the bit (not Linux so far) keeps the initial size: a probe fragmented on its way proves nothing.
+        int initial = options.Protocol.InitialDatagramSize;
+        Func<SocketAddress, int> datagramLimit = options.Protocol.EnablePathMtuDiscovery && PathMtuSocketOptions.TryEnable(socket)
+            ? remote => PathMtuSocketOptions.DatagramLimit(LocalEndPoint, remote)
+            : _ => initial;
         _engine = new TouEndpoint(options.Protocol, loggerFactory.CreateLogger("Tou.Protocol"))
         {
             IsListening = listen,
             LocalPort = (ushort)LocalEndPoint.Port,
             RttSampled = Metrics.RttSampled,
             Retransmitted = Metrics.Retransmitted,
+            LocalDatagramLimit = datagramLimit,
         };
         _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
         _receiveLoop = Task.Run(ReceiveLoopAsync);
@@ -72,6 +81,21 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     internal static int OpenEndpoints => Volatile.Read(ref s_openEndpoints);
 
     internal TouTransportOptions Options { get; }
+
+    /// <summary>Set on the shards of a <see cref="TouSocketListener"/>: a drained shard keeps its socket until all are drained.</summary>
+    internal ShardCloseBarrier? CloseBarrier { get; set; }
+
+    /// <summary>Whether the endpoint has finished with its connections and is closing (or has closed) its socket.</summary>
+    internal bool IsClosingSocket
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _disposed;
+            }
+        }
+    }
 
     /// <summary>The instruments of the <c>Tou</c> meter this endpoint records to (its options' meter factory's).</summary>
     internal TouInstruments Metrics { get; }
@@ -120,7 +144,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// Binds a UDP socket. An IPv6 "any" address also accepts IPv4 (dual mode).
     /// </summary>
     /// <exception cref="SocketException">The address is in use (<see cref="SocketError.AddressAlreadyInUse"/>) or cannot be bound.</exception>
-    public static TouSocketEndpoint Bind(IPEndPoint localEndPoint, TouTransportOptions? options = null, ILoggerFactory? loggerFactory = null, bool listen = false)
+    public static TouSocketEndpoint Bind(IPEndPoint localEndPoint, TouTransportOptions? options = null, ILoggerFactory? loggerFactory = null, bool listen = false) =>
+        Bind(localEndPoint, options, loggerFactory, listen, reusePort: false);
+
+    /// <param name="reusePort">Set SO_REUSEPORT before binding: this socket is one shard of a <see cref="TouSocketListener"/>.</param>
+    internal static TouSocketEndpoint Bind(IPEndPoint localEndPoint, TouTransportOptions? options, ILoggerFactory? loggerFactory, bool listen, bool reusePort)
     {
         ArgumentNullException.ThrowIfNull(localEndPoint);
         options ??= new TouTransportOptions();
@@ -141,6 +169,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             if (options.SocketSendBufferSize > 0)
             {
                 socket.SendBufferSize = options.SocketSendBufferSize;
+            }
+
+            if (reusePort)
+            {
+                ReusePort.Enable(socket);
             }
 
             socket.Bind(localEndPoint);
@@ -413,9 +446,17 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         public int Next(Span<byte> buffer, out SocketAddress? destination) => engine.PollTransmit(now, buffer, out destination);
     }
 
-    private void OnSendFailed(SocketAddress destination, SocketException error)
+    private void OnSendFailed(SocketAddress destination, SocketException error, int length)
     {
         Log.SendFailed(_logger, error.SocketErrorCode);
+        if (error.SocketErrorCode == SocketError.MessageSize)
+        {
+            // Larger than the interface carries (EMSGSIZE with the don't-fragment bit): a path MTU probe lost at once, or
+            // a datagram size that no longer fits; the engine adapts, the connection goes on.
+            _engine.ReportDatagramTooLarge(Now(), destination, length);
+            return;
+        }
+
         FailConnectOnSendError(destination, error);
     }
 
@@ -499,6 +540,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// <summary>Closes the socket, the loop and the timer. Runs once, after the gate has set <see cref="_disposed"/>.</summary>
     private async Task CloseSocketAsync()
     {
+        if (CloseBarrier is { } barrier)
+        {
+            await barrier.ArriveAsync().ConfigureAwait(false);
+        }
+
         lock (_gate)
         {
             // Anything still open (handshakes, or connections given up) ends now, with its Closed event.

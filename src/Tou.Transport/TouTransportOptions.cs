@@ -24,6 +24,18 @@ public sealed class TouTransportOptions
     /// falls back by itself where the kernel lacks it.</summary>
     public bool UseSegmentationOffload { get; set; } = true;
 
+    /// <summary>
+    /// UDP sockets a listener opens on its port (Linux SO_REUSEPORT), each with its own engine, receive loop, timer and
+    /// lock, so that connections are served on every core; the kernel keeps each peer on one socket. 0 (the default) opens
+    /// one per processor, at most <see cref="MaxListenerShards"/>. Where SO_REUSEPORT does not spread load (other systems)
+    /// a listener has one socket whatever this says. Client endpoints always have one. Engine limits
+    /// (<see cref="TouOptions.MaxConnections"/>, <see cref="TouOptions.MaxPendingHandshakes"/>, <see cref="TouOptions.AcceptBacklog"/>) hold per socket.
+    /// </summary>
+    public int ListenerShards { get; set; }
+
+    /// <summary>The most sockets <see cref="ListenerShards"/> may ask for.</summary>
+    public const int MaxListenerShards = 64;
+
     /// <summary>Pool for the pipes' memory; Kestrel passes its own.</summary>
     public MemoryPool<byte>? MemoryPool { get; set; }
 
@@ -55,6 +67,7 @@ public sealed class TouTransportOptions
         Require(SocketSendBufferSize >= 0, nameof(SocketSendBufferSize), "must not be negative (0 keeps the system default)");
         Require(InputPauseThreshold >= 1, nameof(InputPauseThreshold), "must be positive");
         Require(OutputPauseThreshold >= 1, nameof(OutputPauseThreshold), "must be positive");
+        Require(ListenerShards is >= 0 and <= MaxListenerShards, nameof(ListenerShards), $"must be between 0 (one socket per processor) and {MaxListenerShards}");
     }
 
     private static void Require(bool condition, string name, string rule)
@@ -63,5 +76,18 @@ public sealed class TouTransportOptions
         {
             throw new ArgumentOutOfRangeException(name, $"TouTransportOptions.{name} {rule}.");
         }
+    }
+
+    /// <summary>The sockets a listener opens: <see cref="ListenerShards"/>, its default resolved, 1 where SO_REUSEPORT does not spread load.</summary>
+    internal int ResolveListenerShards() =>
+        !ReusePort.IsSupported ? 1 : ListenerShards > 0 ? ListenerShards : Math.Clamp(Environment.ProcessorCount, 1, MaxListenerShards);
+
+    /// <summary>A shallow copy whose engine settings carry <paramref name="secret"/>, for the shards of one listener.</summary>
+    internal TouTransportOptions WithEndpointSecret(byte[] secret)
+    {
+        var copy = (TouTransportOptions)MemberwiseClone();
+        copy.Protocol = Protocol.Clone();
+        copy.Protocol.EndpointSecret = secret;
+        return copy;
     }
 }

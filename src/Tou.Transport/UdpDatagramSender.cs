@@ -7,8 +7,9 @@ namespace Tou.Transport;
 /// <summary>
 /// Sends what a <see cref="IDatagramSource"/> produces on one UDP socket with as few system calls as the kernel
 /// allows: with UDP GSO, consecutive datagrams to one destination with one size (the last may be shorter) leave in
-/// one <c>sendmsg</c> and the kernel cuts them apart; without it, one datagram per call. Single-owner, like the
-/// endpoint that drives it.
+/// one <c>sendmsg</c> and the kernel cuts them apart; without it, one datagram per call. A batch stays under 64 KB in
+/// all, so datagrams over half that size (path MTU discovery on loopback reaches 64 KB) go one per call. Buffers come
+/// from the pool for one flush, so an idle sender holds none. Single-owner, like the endpoint that drives it.
 /// </summary>
 internal sealed class UdpDatagramSender
 {
@@ -17,22 +18,22 @@ internal sealed class UdpDatagramSender
 
     private readonly Socket _socket;
     private readonly int _datagramBufferSize;
-    private readonly byte[] _single;
-    private readonly Action<SocketAddress, SocketException> _onError;
+    private readonly Action<SocketAddress, SocketException, int> _onError;
     private readonly TouInstruments _metrics;
     private bool _gsoEnabled;
     private int _gsoSegment;
 
     /// <param name="datagramBufferSize">Room for the largest datagram the source writes.</param>
-    /// <param name="onError">Called with a send's destination and error; the datagram is lost like any other.</param>
+    /// <param name="onError">Called with a failed send's destination, error and datagram length; the datagram is lost
+    /// like any other. (A GSO batch the kernel refuses as too large is sent again one datagram at a time, so each
+    /// oversized datagram is reported with its own length.)</param>
     /// <param name="metrics">Where datagrams and bytes sent are counted; the process-wide <c>Tou</c> meter if null.</param>
-    public UdpDatagramSender(Socket socket, bool useGso, int datagramBufferSize, Action<SocketAddress, SocketException> onError, TouInstruments? metrics = null)
+    public UdpDatagramSender(Socket socket, bool useGso, int datagramBufferSize, Action<SocketAddress, SocketException, int> onError, TouInstruments? metrics = null)
     {
         _metrics = metrics ?? TouInstruments.Shared;
         _socket = socket;
         _gsoEnabled = useGso && UdpOffload.IsSupported;
         _datagramBufferSize = datagramBufferSize;
-        _single = GC.AllocateArray<byte>(datagramBufferSize, pinned: true);
         _onError = onError;
     }
 
@@ -49,38 +50,44 @@ internal sealed class UdpDatagramSender
     public void Flush<TSource>(TSource source)
         where TSource : struct, IDatagramSource
     {
-        if (!_gsoEnabled)
-        {
-            int length;
-            while ((length = source.Next(_single.AsSpan(0, _datagramBufferSize), out var destination)) > 0)
-            {
-                Send(_single.AsSpan(0, length), destination!, segmentSize: 0);
-            }
-
-            return;
-        }
-
-        // Batch buffers come from the pool for the flush only, so an idle sender holds none.
-        byte[] batch = ArrayPool<byte>.Shared.Rent(MaxGsoBytes + _datagramBufferSize);
+        // Buffers come from the pool for the flush only, so an idle sender holds none.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(_gsoEnabled ? 2 * (MaxGsoBytes + _datagramBufferSize) : _datagramBufferSize);
         try
         {
-            FlushBatched(source, batch);
+            if (_gsoEnabled)
+            {
+                FlushBatched(source, buffer);
+                return;
+            }
+
+            int length;
+            while ((length = source.Next(buffer.AsSpan(0, _datagramBufferSize), out var destination)) > 0)
+            {
+                Send(buffer.AsSpan(0, length), destination!, segmentSize: 0);
+            }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(batch);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
     private void FlushBatched<TSource>(TSource source, byte[] buffer)
         where TSource : struct, IDatagramSource
     {
-        // The source writes each datagram right after the last, so a batch needs no copy.
-        int batchBytes = 0, segment = 0, count = 0;
+        // The source writes each datagram right after the last, so a batch needs no copy; a datagram that cannot join
+        // the batch before it starts the next one where it lies (no copy either: with 64 KB datagrams that is most).
+        int start = 0, batchBytes = 0, segment = 0, count = 0;
         SocketAddress? batchDestination = null;
         while (true)
         {
-            int n = source.Next(buffer.AsSpan(batchBytes), out var destination);
+            if (count > 0 && buffer.Length - (start + batchBytes) < _datagramBufferSize)
+            {
+                Send(buffer.AsSpan(start, batchBytes), batchDestination!, count > 1 ? segment : 0); // no room for another
+                start = batchBytes = count = 0;
+            }
+
+            int n = source.Next(buffer.AsSpan(start + batchBytes), out var destination);
             if (n == 0)
             {
                 break;
@@ -94,16 +101,16 @@ internal sealed class UdpDatagramSender
                 count++;
                 if (n < segment)
                 {
-                    SendBatch(buffer, batchDestination!, batchBytes, segment, count); // a shorter datagram ends a batch
-                    batchBytes = count = 0;
+                    Send(buffer.AsSpan(start, batchBytes), batchDestination!, segment); // a shorter datagram ends a batch
+                    start = batchBytes = count = 0;
                 }
             }
             else
             {
                 if (count > 0)
                 {
-                    SendBatch(buffer, batchDestination!, batchBytes, segment, count);
-                    buffer.AsSpan(batchBytes, n).CopyTo(buffer);
+                    Send(buffer.AsSpan(start, batchBytes), batchDestination!, count > 1 ? segment : 0);
+                    start += batchBytes;
                 }
 
                 batchBytes = n;
@@ -111,22 +118,13 @@ internal sealed class UdpDatagramSender
                 count = 1;
                 batchDestination = destination;
             }
-
-            if (buffer.Length - batchBytes < _datagramBufferSize)
-            {
-                SendBatch(buffer, batchDestination!, batchBytes, segment, count);
-                batchBytes = count = 0;
-            }
         }
 
         if (count > 0)
         {
-            SendBatch(buffer, batchDestination!, batchBytes, segment, count);
+            Send(buffer.AsSpan(start, batchBytes), batchDestination!, count > 1 ? segment : 0);
         }
     }
-
-    private void SendBatch(byte[] buffer, SocketAddress destination, int bytes, int segment, int count) =>
-        Send(buffer.AsSpan(0, bytes), destination, count > 1 ? segment : 0);
 
     /// <summary>Sends one datagram, or with <paramref name="segmentSize"/> &gt; 0 a GSO batch of them.</summary>
     private void Send(ReadOnlySpan<byte> data, SocketAddress destination, int segmentSize)
@@ -147,9 +145,20 @@ internal sealed class UdpDatagramSender
             DatagramsSent += datagrams;
             _metrics.DatagramsSent(datagrams, data.Length);
         }
+        catch (SocketException ex) when (segmentSize > 0 && ex.SocketErrorCode is SocketError.MessageSize or SocketError.InvalidArgument)
+        {
+            // The kernel refused the batch as a whole (a segment too large for the interface): one by one, without the
+            // segment size (the kernel refuses every send while it exceeds the interface), so that each datagram that is
+            // too large is reported with its own length and the others still leave.
+            SetGsoSegment(0);
+            for (int offset = 0; offset < data.Length; offset += segmentSize)
+            {
+                Send(data.Slice(offset, Math.Min(segmentSize, data.Length - offset)), destination, segmentSize: 0);
+            }
+        }
         catch (SocketException ex)
         {
-            _onError(destination, ex);
+            _onError(destination, ex, segmentSize > 0 ? segmentSize : data.Length);
         }
         catch (ObjectDisposedException)
         {

@@ -23,11 +23,12 @@ internal static class Http
         }
     }
 
-    public static async Task<App> StartAppAsync()
+    /// <param name="listenerShards">TouTransportOptions.ListenerShards of the TOU listener (0: the default, one per processor).</param>
+    public static async Task<App> StartAppAsync(int listenerShards = 0)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseTou();
+        builder.WebHost.UseTou(o => o.ListenerShards = listenerShards);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(IPAddress.Loopback, 0);

@@ -25,83 +25,106 @@ if (args.Contains("--memory-only"))
     return;
 }
 
+// --http-only: the HTTP figures alone (both listener configurations), for quick comparisons.
+bool httpOnly = args.Contains("--http-only");
+
 // (a) bulk goodput over loopback, each direction apart (a download is sent by the server's socket, which serves
 // many connections; an upload by the client's own). Both ends run in this process, so the CPU time per GB is that of
 // a sender and a receiver together, for TOU and TCP alike. Runs alternate TOU and TCP after a warm-up (JIT tiers,
 // pools, socket buffers), and each figure is the median of three.
 long bulkBytes = quick ? 200_000_000 : 1_000_000_000;
-await Bulk.TouAsync(bulkBytes / 4);
-await Bulk.TouAsync(bulkBytes / 4, download: true);
-await Bulk.TcpAsync(bulkBytes / 4);
-var bulkSummary = new List<string>();
-foreach (bool download in new[] { false, true })
+if (!httpOnly)
 {
-    string direction = download ? "download" : "upload";
-    var tou = new List<Bulk.Result>();
-    var tcp = new List<Bulk.Result>();
-    for (int run = 0; run < 3; run++)
+    var bulkSummary = new List<string>();
+    await Bulk.TouAsync(bulkBytes / 4);
+    await Bulk.TouAsync(bulkBytes / 4, download: true);
+    await Bulk.TcpAsync(bulkBytes / 4);
+    foreach (bool download in new[] { false, true })
     {
-        tou.Add(await Bulk.TouAsync(bulkBytes, download));
-        tcp.Add(await Bulk.TcpAsync(bulkBytes, download));
+        string direction = download ? "download" : "upload";
+        var tou = new List<Bulk.Result>();
+        var tcp = new List<Bulk.Result>();
+        for (int run = 0; run < 3; run++)
+        {
+            tou.Add(await Bulk.TouAsync(bulkBytes, download));
+            tcp.Add(await Bulk.TcpAsync(bulkBytes, download));
+        }
+
+        double touGbps = Median(tou.Select(r => r.Gbps)), tcpGbps = Median(tcp.Select(r => r.Gbps));
+        double touCpu = Median(tou.Select(r => r.CpuSecondsPerGb)), tcpCpu = Median(tcp.Select(r => r.CpuSecondsPerGb));
+        Record($"bulk_{direction}_tou_gbps", touGbps);
+        Record($"bulk_{direction}_tcp_gbps", tcpGbps);
+        Record($"bulk_{direction}_tou_tcp_ratio", touGbps / tcpGbps);
+        Record($"bulk_{direction}_tou_cpu_s_per_gb", touCpu);
+        Record($"bulk_{direction}_tcp_cpu_s_per_gb", tcpCpu);
+        Record($"bulk_{direction}_cpu_tou_tcp_ratio", touCpu / tcpCpu);
+        double perSend = Median(tou.Select(r => r.DatagramsPerSendCall)), perReceive = Median(tou.Select(r => r.DatagramsPerReceiveCall));
+        double acksPerSegment = Median(tou.Select(r => r.AcksPerDataSegment));
+        Record($"bulk_{direction}_tou_datagrams_per_send_call", perSend);
+        Record($"bulk_{direction}_tou_datagrams_per_receive_call", perReceive);
+        Record($"bulk_{direction}_tou_acks_per_data_segment", acksPerSegment);
+        table.Add(($"bulk {direction}, {bulkBytes / 1e6:0} MB one stream", $"{touGbps:0.00} Gbit/s", $"{tcpGbps:0.00} Gbit/s", $"{touGbps / tcpGbps:0.00}"));
+        table.Add(($"bulk {direction}, process CPU s per GB", $"{touCpu:0.00}", $"{tcpCpu:0.00}", $"{touCpu / tcpCpu:0.00}"));
+        table.Add(($"bulk {direction}, datagrams per send / receive call, ACKs per segment", $"{perSend:0.0} / {perReceive:0.0}, {acksPerSegment:0.00}", "", ""));
+        bulkSummary.Add($"{direction}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB; {perSend:0.0} datagrams per send call, {perReceive:0.0} per receive call, {acksPerSegment:0.00} ACKs per segment), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
     }
 
-    double touGbps = Median(tou.Select(r => r.Gbps)), tcpGbps = Median(tcp.Select(r => r.Gbps));
-    double touCpu = Median(tou.Select(r => r.CpuSecondsPerGb)), tcpCpu = Median(tcp.Select(r => r.CpuSecondsPerGb));
-    Record($"bulk_{direction}_tou_gbps", touGbps);
-    Record($"bulk_{direction}_tcp_gbps", tcpGbps);
-    Record($"bulk_{direction}_tou_tcp_ratio", touGbps / tcpGbps);
-    Record($"bulk_{direction}_tou_cpu_s_per_gb", touCpu);
-    Record($"bulk_{direction}_tcp_cpu_s_per_gb", tcpCpu);
-    Record($"bulk_{direction}_cpu_tou_tcp_ratio", touCpu / tcpCpu);
-    double perSend = Median(tou.Select(r => r.DatagramsPerSendCall)), perReceive = Median(tou.Select(r => r.DatagramsPerReceiveCall));
-    double acksPerSegment = Median(tou.Select(r => r.AcksPerDataSegment));
-    Record($"bulk_{direction}_tou_datagrams_per_send_call", perSend);
-    Record($"bulk_{direction}_tou_datagrams_per_receive_call", perReceive);
-    Record($"bulk_{direction}_tou_acks_per_data_segment", acksPerSegment);
-    table.Add(($"bulk {direction}, {bulkBytes / 1e6:0} MB one stream", $"{touGbps:0.00} Gbit/s", $"{tcpGbps:0.00} Gbit/s", $"{touGbps / tcpGbps:0.00}"));
-    table.Add(($"bulk {direction}, process CPU s per GB", $"{touCpu:0.00}", $"{tcpCpu:0.00}", $"{touCpu / tcpCpu:0.00}"));
-    table.Add(($"bulk {direction}, datagrams per send / receive call, ACKs per segment", $"{perSend:0.0} / {perReceive:0.0}, {acksPerSegment:0.00}", "", ""));
-    bulkSummary.Add($"{direction}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB; {perSend:0.0} datagrams per send call, {perReceive:0.0} per receive call, {acksPerSegment:0.00} ACKs per segment), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
+    // The integrity trailer's cost, uploads with and without it alternating.
+    var withIntegrity = new List<double>();
+    var withoutIntegrity = new List<double>();
+    for (int run = 0; run < 3; run++)
+    {
+        withoutIntegrity.Add((await Bulk.TouAsync(bulkBytes, integrity: false)).Gbps);
+        withIntegrity.Add((await Bulk.TouAsync(bulkBytes)).Gbps);
+    }
+
+    Record("bulk_upload_tou_without_integrity_gbps", Median(withoutIntegrity));
+    Record("bulk_upload_tou_with_integrity_gbps", Median(withIntegrity));
+    table.Add(("bulk upload with / without the integrity trailer", $"{Median(withIntegrity):0.00} / {Median(withoutIntegrity):0.00} Gbit/s", "", ""));
+
+    if (args.Contains("--bulk-only"))
+    {
+        bulkSummary.ForEach(Console.WriteLine);
+        Console.WriteLine($"upload with the integrity trailer {Median(withIntegrity):0.00} Gbit/s, without {Median(withoutIntegrity):0.00}");
+        return;
+    }
 }
 
-// The integrity trailer's cost, uploads with and without it alternating.
-var withIntegrity = new List<double>();
-var withoutIntegrity = new List<double>();
-for (int run = 0; run < 3; run++)
-{
-    withoutIntegrity.Add((await Bulk.TouAsync(bulkBytes, integrity: false)).Gbps);
-    withIntegrity.Add((await Bulk.TouAsync(bulkBytes)).Gbps);
-}
-
-Record("bulk_upload_tou_without_integrity_gbps", Median(withoutIntegrity));
-Record("bulk_upload_tou_with_integrity_gbps", Median(withIntegrity));
-table.Add(("bulk upload with / without the integrity trailer", $"{Median(withIntegrity):0.00} / {Median(withoutIntegrity):0.00} Gbit/s", "", ""));
-
-if (args.Contains("--bulk-only"))
-{
-    bulkSummary.ForEach(Console.WriteLine);
-    Console.WriteLine($"upload with the integrity trailer {Median(withIntegrity):0.00} Gbit/s, without {Median(withoutIntegrity):0.00}");
-    return;
-}
-
-// (b) HTTP/1.1 against the same minimal app served over both
+// (b) HTTP/1.1 against the same minimal app served over both, the TOU listener with its default shards (one socket per
+// processor) and with one socket; TCP is measured beside each so every ratio comes from one stretch of the run.
 var duration = TimeSpan.FromSeconds(quick ? 4 : 10);
-await using (var app = await Http.StartAppAsync())
+int defaultShards = OperatingSystem.IsLinux() ? Math.Clamp(Environment.ProcessorCount, 1, TouTransportOptions.MaxListenerShards) : 1;
+Record("http_listener_shards_default", defaultShards);
+foreach (int shards in new[] { 0, 1 })
 {
+    string suffix = shards == 1 ? "_1shard" : "";
+    string label = shards == 1 ? ", 1 listener shard" : $", {defaultShards} shards";
+    await using var app = await Http.StartAppAsync(shards);
+
+    // A second of load on each first (JIT tiers, pools): with --http-only nothing has warmed the process before.
+    await Http.LoadAsync(app.TouUri, 8, TimeSpan.FromSeconds(1), tou: true);
+    await Http.LoadAsync(app.TcpUri, 8, TimeSpan.FromSeconds(1), tou: false);
     foreach (int connections in new[] { 1, 32, 64 })
     {
         var tou = await Http.LoadAsync(app.TouUri, connections, duration, tou: true);
         var tcp = await Http.LoadAsync(app.TcpUri, connections, duration, tou: false);
-        Record($"http_{connections}conn_tou_rps", tou.Rps);
-        Record($"http_{connections}conn_tcp_rps", tcp.Rps);
-        Record($"http_{connections}conn_tou_tcp_ratio", tou.Rps / tcp.Rps);
-        Record($"http_{connections}conn_tou_p50_us", tou.P50Us);
-        Record($"http_{connections}conn_tou_p99_us", tou.P99Us);
-        Record($"http_{connections}conn_tcp_p50_us", tcp.P50Us);
-        Record($"http_{connections}conn_tcp_p99_us", tcp.P99Us);
-        table.Add(($"HTTP/1.1 {connections} conn, requests/s", $"{tou.Rps:N0}", $"{tcp.Rps:N0}", $"{tou.Rps / tcp.Rps:0.00}"));
-        table.Add(($"HTTP/1.1 {connections} conn, p50 / p99 µs", $"{tou.P50Us:N0} / {tou.P99Us:N0}", $"{tcp.P50Us:N0} / {tcp.P99Us:N0}", ""));
+        Record($"http_{connections}conn_tou_rps{suffix}", tou.Rps);
+        Record($"http_{connections}conn_tcp_rps{suffix}", tcp.Rps);
+        Record($"http_{connections}conn_tou_tcp_ratio{suffix}", tou.Rps / tcp.Rps);
+        Record($"http_{connections}conn_tou_p50_us{suffix}", tou.P50Us);
+        Record($"http_{connections}conn_tou_p99_us{suffix}", tou.P99Us);
+        Record($"http_{connections}conn_tcp_p50_us{suffix}", tcp.P50Us);
+        Record($"http_{connections}conn_tcp_p99_us{suffix}", tcp.P99Us);
+        table.Add(($"HTTP/1.1 {connections} conn{label}, requests/s", $"{tou.Rps:N0}", $"{tcp.Rps:N0}", $"{tou.Rps / tcp.Rps:0.00}"));
+        table.Add(($"HTTP/1.1 {connections} conn{label}, p50 / p99 µs", $"{tou.P50Us:N0} / {tou.P99Us:N0}", $"{tcp.P50Us:N0} / {tcp.P99Us:N0}", ""));
     }
+}
+
+if (httpOnly)
+{
+    PrintTable();
+    await WriteResultsAsync();
+    return;
 }
 
 // (c) TOU through the impairment relay, with the default controller (CUBIC) and with BBR
@@ -131,17 +154,26 @@ Record("idle_connection_tou_bytes", touMemory);
 Record("idle_connection_tcp_bytes", tcpMemory);
 table.Add(("managed memory per idle connection (both ends), 1,000 open", $"{touMemory / 1024:N1} KiB", $"{tcpMemory / 1024:N1} KiB", ""));
 
-Console.WriteLine();
-Console.WriteLine($"| {"figure",-52} | {"TOU",-20} | {"TCP",-20} | {"TOU/TCP",-7} |");
-Console.WriteLine($"|{new string('-', 54)}|{new string('-', 22)}|{new string('-', 22)}|{new string('-', 9)}|");
-foreach (var (figure, tou, tcp, ratio) in table)
+PrintTable();
+await WriteResultsAsync();
+
+void PrintTable()
 {
-    Console.WriteLine($"| {figure,-52} | {tou,-20} | {tcp,-20} | {ratio,-7} |");
+    Console.WriteLine();
+    Console.WriteLine($"| {"figure",-52} | {"TOU",-20} | {"TCP",-20} | {"TOU/TCP",-7} |");
+    Console.WriteLine($"|{new string('-', 54)}|{new string('-', 22)}|{new string('-', 22)}|{new string('-', 9)}|");
+    foreach (var (figure, tou, tcp, ratio) in table)
+    {
+        Console.WriteLine($"| {figure,-52} | {tou,-20} | {tcp,-20} | {ratio,-7} |");
+    }
 }
 
-Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
-await File.WriteAllTextAsync(output, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"\nwrote {output}");
+async Task WriteResultsAsync()
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+    await File.WriteAllTextAsync(output, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"\nwrote {output}");
+}
 
 static double Median(IEnumerable<double> values)
 {

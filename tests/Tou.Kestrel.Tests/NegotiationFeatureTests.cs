@@ -27,6 +27,7 @@ public class NegotiationFeatureTests
         {
             var options = new TouTransportOptions();
             options.Protocol.EnableIntegrity = clientWantsIntegrity;
+            options.Protocol.EnablePathMtuDiscovery = false; // the client keeps its initial datagram size (the server still probes)
             var factory = new TouConnectionFactory(Options.Create(options));
             await using var client = await factory.ConnectAsync(server.EndPoint).AsTask().WaitAsync(Bound);
 

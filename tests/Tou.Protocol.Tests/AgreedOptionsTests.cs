@@ -78,7 +78,8 @@ public class AgreedOptionsTests
     [Fact]
     public void The_segment_size_is_the_smallest_limit_and_never_tiny()
     {
-        var options = new TouOptions { MaxDatagramSize = 9000 };
+        // Starting at 9,000 bytes (path MTU discovery starts from InitialDatagramSize, 1,452 unless set).
+        var options = new TouOptions { MaxDatagramSize = 9000, InitialDatagramSize = 9000 };
         var extended = AgreedOptions.ForServer(options, AgreedOptions.Offer(options), Keys);
         Assert.Equal(9000 - TouHeader.Size - Extensions.TrailerSize, AgreedOptions.LocalMaxPayload(options));
         Assert.Equal(1427, AgreedOptions.SendMss(options, extended.Agreed.Extended, peerMss: 1427));

@@ -87,7 +87,7 @@ public class UdpDatagramReceiverTests(ITestOutputHelper output)
         Add(1452, 70);
 
         var errors = new List<SocketError>();
-        var sender = new UdpDatagramSender(sending, useGso: true, datagramBufferSize: 2048, (_, e) => errors.Add(e.SocketErrorCode));
+        var sender = new UdpDatagramSender(sending, useGso: true, datagramBufferSize: 2048, (_, e, _) => errors.Add(e.SocketErrorCode));
         sender.Flush(new PlanSource(new Queue<byte[]>(plan), to));
         Assert.Empty(errors);
 

@@ -42,7 +42,7 @@ public class UdpDatagramSenderTests
         Add(toB, 1200, 50);
 
         var errors = new List<SocketError>();
-        var sender = new UdpDatagramSender(sending, useGso, datagramBufferSize: 2048, (_, e) => errors.Add(e.SocketErrorCode));
+        var sender = new UdpDatagramSender(sending, useGso, datagramBufferSize: 2048, (_, e, _) => errors.Add(e.SocketErrorCode));
         sender.Flush(new ListSource(new Queue<(SocketAddress, byte[])>(plan)));
 
         Assert.Empty(errors);
@@ -58,6 +58,70 @@ public class UdpDatagramSenderTests
 
         await ExpectAsync(a, plan.Where(p => p.To.Equals(toA)).Select(p => p.Data).ToList());
         await ExpectAsync(b, plan.Where(p => p.To.Equals(toB)).Select(p => p.Data).ToList());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Datagrams_up_to_64_KB_arrive_intact_and_a_batch_never_exceeds_64_KB(bool useGso)
+    {
+        using var receiver = Receiver();
+        using var sending = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { SendBufferSize = 4 * 1024 * 1024 };
+        sending.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var to = receiver.LocalEndPoint!.Serialize();
+        var random = new Random(11);
+        var plan = new List<(SocketAddress To, byte[] Data)>();
+        foreach (var (size, count) in new[] { (65_507, 3), (40_000, 2), (20_000, 4), (1452, 10), (65_000, 1) })
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var data = new byte[size];
+                random.NextBytes(data);
+                plan.Add((to, data));
+            }
+        }
+
+        var errors = new List<SocketError>();
+        var sender = new UdpDatagramSender(sending, useGso, datagramBufferSize: 65_536, (_, e, _) => errors.Add(e.SocketErrorCode));
+        sender.Flush(new ListSource(new Queue<(SocketAddress, byte[])>(plan)));
+
+        Assert.Empty(errors); // two of the 40,000s or four of the 20,000s in one batch would be refused (over 64 KB)
+        Assert.Equal(plan.Count, sender.DatagramsSent);
+        Assert.True(sender.SendCalls >= 7, $"{sender.SendCalls} calls: datagrams over 32 KB go one per call");
+        await ExpectAsync(receiver, plan.Select(p => p.Data).ToList());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_datagram_too_large_to_send_is_reported_with_its_length_and_the_others_still_leave(bool useGso)
+    {
+        using var receiver = Receiver();
+        using var sending = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        sending.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Assert.Equal(OperatingSystem.IsLinux(), PathMtuSocketOptions.TryEnable(sending));
+        var to = receiver.LocalEndPoint!.Serialize();
+        var small = new byte[1200];
+        var plan = new List<(SocketAddress, byte[])> { (to, small), (to, small), (to, new byte[65_508]), (to, small) }; // 65,508: over IPv4's UDP limit
+
+        var errors = new List<(SocketError Error, int Length)>();
+        var sender = new UdpDatagramSender(sending, useGso, datagramBufferSize: 65_536, (_, e, length) => errors.Add((e.SocketErrorCode, length)));
+        sender.Flush(new ListSource(new Queue<(SocketAddress, byte[])>(plan)));
+
+        Assert.Equal([(SocketError.MessageSize, 65_508)], errors);
+        await ExpectAsync(receiver, [small, small, small]);
+    }
+
+    [Fact]
+    public void The_interface_limit_of_loopback_is_its_mtu_less_the_headers()
+    {
+        var v4 = PathMtuSocketOptions.DatagramLimit(new IPEndPoint(IPAddress.Loopback, 1), new IPEndPoint(IPAddress.Loopback, 2).Serialize());
+        var v6 = PathMtuSocketOptions.DatagramLimit(new IPEndPoint(IPAddress.IPv6Loopback, 1), new IPEndPoint(IPAddress.IPv6Loopback, 2).Serialize());
+        var mapped = PathMtuSocketOptions.DatagramLimit(new IPEndPoint(IPAddress.IPv6Any, 1), new IPEndPoint(IPAddress.Loopback.MapToIPv6(), 2).Serialize());
+        Assert.InRange(v4, 16_384, 65_507); // 65,536 - 28, capped at 65,507 where loopback's MTU is 64 KiB
+        Assert.InRange(v6, 16_384 - 20, 65_488);
+        Assert.Equal(v4, mapped);
+        Assert.True(v6 <= v4);
     }
 
     private static Socket Receiver()

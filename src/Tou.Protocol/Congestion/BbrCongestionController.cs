@@ -18,7 +18,7 @@ internal sealed class BbrCongestionController : ICongestionController
     private const long ProbeRttDurationUs = 200_000;
     private static readonly double[] CycleGains = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
 
-    private readonly int _mss;
+    private int _mss;
     private readonly double[] _bandwidthByRound = new double[BandwidthWindowRounds];
     private readonly long[] _roundOfSlot = new long[BandwidthWindowRounds];
     private Mode _mode = Mode.Startup;
@@ -204,5 +204,11 @@ internal sealed class BbrCongestionController : ICongestionController
 
     public void UndoCongestionEvent()
     {
+    }
+
+    public void OnSegmentSizeChanged(int mss)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mss, 1);
+        _mss = mss;
     }
 }

@@ -12,7 +12,7 @@ internal sealed class CubicCongestionController : ICongestionController
     public const double Beta = 0.7;
     private const double AlphaReno = 3 * (1 - Beta) / (1 + Beta);
 
-    private readonly int _mss;
+    private int _mss;
     private long _ssthresh = long.MaxValue;
     private double _wMax;           // segments, the window at the last congestion event
     private double _k;              // seconds from the epoch start to reach W_max
@@ -123,6 +123,23 @@ internal sealed class CubicCongestionController : ICongestionController
         OnCongestionEvent(nowUs, CongestionWindow);
         _undo = null;
         CongestionWindow = _mss; // RFC 9438 4.8: restart from one segment in slow start up to ssthresh
+    }
+
+    public void OnSegmentSizeChanged(int mss)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mss, 1);
+
+        // The curve is in segments: the same bytes are more (or fewer) segments of the new size. K, in seconds, stays.
+        double scale = (double)_mss / mss;
+        _wMax *= scale;
+        _wEst *= scale;
+        _cwndAtEpoch *= scale;
+        if (_undo is { } saved)
+        {
+            _undo = (saved.Window, saved.SlowStartThreshold, saved.WMax * scale);
+        }
+
+        _mss = mss;
     }
 
     private double WCubic(double t) => (C * Math.Pow(t - _k, 3)) + _wMax;

@@ -35,4 +35,8 @@ internal interface ICongestionController
 
     /// <summary>The last congestion event turned out to be reordering, not loss: restore the window it cut.</summary>
     void UndoCongestionEvent();
+
+    /// <summary>Path MTU discovery changed the segment size: the window stays what it is in bytes; what the controller
+    /// counts in segments (growth, minimum windows, CUBIC's curve) uses <paramref name="mss"/> from now on.</summary>
+    void OnSegmentSizeChanged(int mss);
 }

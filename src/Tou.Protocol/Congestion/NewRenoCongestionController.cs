@@ -6,7 +6,7 @@ internal sealed class NewRenoCongestionController : ICongestionController
     /// <summary>RFC 6928 initial window of ten segments.</summary>
     public const int InitialWindowSegments = 10;
 
-    private readonly int _mss;
+    private int _mss;
     private long _ssthresh = long.MaxValue;
     private long _avoidanceCredit;
     private readonly HyStart _hyStart = new();
@@ -75,5 +75,11 @@ internal sealed class NewRenoCongestionController : ICongestionController
         _ssthresh = Math.Max(CongestionWindow / 2, 2L * _mss);
         CongestionWindow = _mss;
         _avoidanceCredit = 0;
+    }
+
+    public void OnSegmentSizeChanged(int mss)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mss, 1);
+        _mss = mss;
     }
 }

@@ -16,5 +16,8 @@ internal struct ExtensionSet
     /// <summary>The connection's integrity keys, chosen by the server and sent in its SYN+ACK.</summary>
     public IntegrityKeys Keys;
 
+    /// <summary>The sender answers path MTU probes (PMTU_PROBES, §5.5 of docs/protocol.md); agreed: the peer does.</summary>
+    public bool PathMtuProbes;
+
     public static ExtensionSet Plain => new() { WindowShift = -1 };
 }

@@ -62,6 +62,23 @@ public class SimulatedNetworkTests
     }
 
     [Fact]
+    public void A_datagram_larger_than_the_path_carries_is_dropped_and_counted_before_any_other_impairment()
+    {
+        Assert.Equal(1472, LinkProfile.Perfect.MaxDatagramSize); // a 1,500-byte MTU less IPv4 and UDP headers
+        Assert.Equal(1472, LinkProfile.Path(TimeSpan.FromMilliseconds(10)).MaxDatagramSize);
+        var stats = new ImpairmentStats();
+        var link = new ImpairedLink(new LinkProfile { LossRate = 1 }, new Random(1), stats);
+        Span<long> arrivals = stackalloc long[2];
+        Assert.Equal(0, link.Admit(0, new byte[1473], arrivals));
+        Assert.Equal((1L, 0L), (stats.TooLarge, stats.Lost)); // dropped for its size, no random loss drawn
+        Assert.Equal(0, link.Admit(0, new byte[1472], arrivals));
+        Assert.Equal((1L, 1L), (stats.TooLarge, stats.Lost));
+
+        var unlimited = new ImpairedLink(LinkProfile.Perfect with { MaxDatagramSize = 0 }, new Random(1), stats);
+        Assert.Equal(1, unlimited.Admit(0, new byte[65_507], arrivals));
+    }
+
+    [Fact]
     public void RunUntil_reports_a_condition_that_never_holds()
     {
         var network = new SimulatedNetwork(1);
