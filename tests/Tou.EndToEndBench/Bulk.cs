@@ -34,9 +34,13 @@ internal static class Bulk
 
     /// <param name="download">Server → client (the server writes); otherwise client → server.</param>
     /// <param name="integrity">The keyed integrity trailer (on by default); off measures what it costs.</param>
-    public static async Task<Result> TouAsync(long bytes, bool download = false, bool integrity = true)
+    /// <param name="pathMtuDiscovery">Discovery on (the default: 64 KB datagrams on loopback) or every datagram at the initial 1,452 bytes.</param>
+    public static async Task<Result> TouAsync(long bytes, bool download = false, bool integrity = true, bool pathMtuDiscovery = true)
     {
-        var options = new TouTransportOptions { Protocol = new Tou.Protocol.TouOptions { EnableIntegrity = integrity } };
+        var options = new TouTransportOptions
+        {
+            Protocol = new Tou.Protocol.TouOptions { EnableIntegrity = integrity, EnablePathMtuDiscovery = pathMtuDiscovery },
+        };
         await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
         await using var client = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options);
         var accept = server.AcceptAsync().AsTask();

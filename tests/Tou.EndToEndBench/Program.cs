@@ -43,30 +43,36 @@ if (!httpOnly)
     {
         string direction = download ? "download" : "upload";
         var tou = new List<Bulk.Result>();
+        var touFixed = new List<Bulk.Result>();
         var tcp = new List<Bulk.Result>();
         for (int run = 0; run < 3; run++)
         {
             tou.Add(await Bulk.TouAsync(bulkBytes, download));
+            touFixed.Add(await Bulk.TouAsync(bulkBytes, download, pathMtuDiscovery: false));
             tcp.Add(await Bulk.TcpAsync(bulkBytes, download));
         }
 
-        double touGbps = Median(tou.Select(r => r.Gbps)), tcpGbps = Median(tcp.Select(r => r.Gbps));
-        double touCpu = Median(tou.Select(r => r.CpuSecondsPerGb)), tcpCpu = Median(tcp.Select(r => r.CpuSecondsPerGb));
-        Record($"bulk_{direction}_tou_gbps", touGbps);
+        double tcpGbps = Median(tcp.Select(r => r.Gbps)), tcpCpu = Median(tcp.Select(r => r.CpuSecondsPerGb));
         Record($"bulk_{direction}_tcp_gbps", tcpGbps);
-        Record($"bulk_{direction}_tou_tcp_ratio", touGbps / tcpGbps);
-        Record($"bulk_{direction}_tou_cpu_s_per_gb", touCpu);
         Record($"bulk_{direction}_tcp_cpu_s_per_gb", tcpCpu);
-        Record($"bulk_{direction}_cpu_tou_tcp_ratio", touCpu / tcpCpu);
-        double perSend = Median(tou.Select(r => r.DatagramsPerSendCall)), perReceive = Median(tou.Select(r => r.DatagramsPerReceiveCall));
-        double acksPerSegment = Median(tou.Select(r => r.AcksPerDataSegment));
-        Record($"bulk_{direction}_tou_datagrams_per_send_call", perSend);
-        Record($"bulk_{direction}_tou_datagrams_per_receive_call", perReceive);
-        Record($"bulk_{direction}_tou_acks_per_data_segment", acksPerSegment);
-        table.Add(($"bulk {direction}, {bulkBytes / 1e6:0} MB one stream", $"{touGbps:0.00} Gbit/s", $"{tcpGbps:0.00} Gbit/s", $"{touGbps / tcpGbps:0.00}"));
-        table.Add(($"bulk {direction}, process CPU s per GB", $"{touCpu:0.00}", $"{tcpCpu:0.00}", $"{touCpu / tcpCpu:0.00}"));
-        table.Add(($"bulk {direction}, datagrams per send / receive call, ACKs per segment", $"{perSend:0.0} / {perReceive:0.0}, {acksPerSegment:0.00}", "", ""));
-        bulkSummary.Add($"{direction}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB; {perSend:0.0} datagrams per send call, {perReceive:0.0} per receive call, {acksPerSegment:0.00} ACKs per segment), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
+        // Keys without a suffix: path MTU discovery on (the default); "_fixed1452": every datagram 1,452 bytes.
+        foreach (var (runs, suffix, label) in new[] { (tou, "", "PMTU discovery on"), (touFixed, "_fixed1452", "1,452-byte datagrams") })
+        {
+            double touGbps = Median(runs.Select(r => r.Gbps)), touCpu = Median(runs.Select(r => r.CpuSecondsPerGb));
+            double perSend = Median(runs.Select(r => r.DatagramsPerSendCall)), perReceive = Median(runs.Select(r => r.DatagramsPerReceiveCall));
+            double acksPerSegment = Median(runs.Select(r => r.AcksPerDataSegment));
+            Record($"bulk_{direction}{suffix}_tou_gbps", touGbps);
+            Record($"bulk_{direction}{suffix}_tou_tcp_ratio", touGbps / tcpGbps);
+            Record($"bulk_{direction}{suffix}_tou_cpu_s_per_gb", touCpu);
+            Record($"bulk_{direction}{suffix}_cpu_tou_tcp_ratio", touCpu / tcpCpu);
+            Record($"bulk_{direction}{suffix}_tou_datagrams_per_send_call", perSend);
+            Record($"bulk_{direction}{suffix}_tou_datagrams_per_receive_call", perReceive);
+            Record($"bulk_{direction}{suffix}_tou_acks_per_data_segment", acksPerSegment);
+            table.Add(($"bulk {direction}, {label}, {bulkBytes / 1e6:0} MB one stream", $"{touGbps:0.00} Gbit/s", $"{tcpGbps:0.00} Gbit/s", $"{touGbps / tcpGbps:0.00}"));
+            table.Add(($"bulk {direction}, {label}, process CPU s per GB", $"{touCpu:0.00}", $"{tcpCpu:0.00}", $"{touCpu / tcpCpu:0.00}"));
+            table.Add(($"bulk {direction}, {label}, datagrams per send / receive call, ACKs per segment", $"{perSend:0.0} / {perReceive:0.0}, {acksPerSegment:0.00}", "", ""));
+            bulkSummary.Add($"{direction}, {label}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB; {perSend:0.0} datagrams per send call, {perReceive:0.0} per receive call, {acksPerSegment:0.00} ACKs per segment), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
+        }
     }
 
     // The integrity trailer's cost, uploads with and without it alternating.
@@ -115,6 +121,7 @@ foreach (int shards in new[] { 0, 1 })
         Record($"http_{connections}conn_tou_p99_us{suffix}", tou.P99Us);
         Record($"http_{connections}conn_tcp_p50_us{suffix}", tcp.P50Us);
         Record($"http_{connections}conn_tcp_p99_us{suffix}", tcp.P99Us);
+        Record($"http_{connections}conn_p99_tou_tcp_ratio{suffix}", tou.P99Us / tcp.P99Us);
         table.Add(($"HTTP/1.1 {connections} conn{label}, requests/s", $"{tou.Rps:N0}", $"{tcp.Rps:N0}", $"{tou.Rps / tcp.Rps:0.00}"));
         table.Add(($"HTTP/1.1 {connections} conn{label}, p50 / p99 µs", $"{tou.P50Us:N0} / {tou.P99Us:N0}", $"{tcp.P50Us:N0} / {tcp.P99Us:N0}", ""));
     }
@@ -148,6 +155,7 @@ Record("setup_tou_p50_us", touSetup.P50Us);
 Record("setup_tou_p99_us", touSetup.P99Us);
 Record("setup_tcp_p50_us", tcpSetup.P50Us);
 Record("setup_tcp_p99_us", tcpSetup.P99Us);
+Record("setup_p50_tou_tcp_ratio", touSetup.P50Us / tcpSetup.P50Us);
 table.Add(("connection setup p50 / p99 µs", $"{touSetup.P50Us:N0} / {touSetup.P99Us:N0}", $"{tcpSetup.P50Us:N0} / {tcpSetup.P99Us:N0}", ""));
 var (touMemory, tcpMemory) = await Setup.IdleMemoryAsync(1000);
 Record("idle_connection_tou_bytes", touMemory);
@@ -160,11 +168,11 @@ await WriteResultsAsync();
 void PrintTable()
 {
     Console.WriteLine();
-    Console.WriteLine($"| {"figure",-52} | {"TOU",-20} | {"TCP",-20} | {"TOU/TCP",-7} |");
-    Console.WriteLine($"|{new string('-', 54)}|{new string('-', 22)}|{new string('-', 22)}|{new string('-', 9)}|");
+    Console.WriteLine($"| {"figure",-66} | {"TOU",-20} | {"TCP",-20} | {"TOU/TCP",-7} |");
+    Console.WriteLine($"|{new string('-', 68)}|{new string('-', 22)}|{new string('-', 22)}|{new string('-', 9)}|");
     foreach (var (figure, tou, tcp, ratio) in table)
     {
-        Console.WriteLine($"| {figure,-52} | {tou,-20} | {tcp,-20} | {ratio,-7} |");
+        Console.WriteLine($"| {figure,-66} | {tou,-20} | {tcp,-20} | {ratio,-7} |");
     }
 }
 
