@@ -63,6 +63,14 @@ for field in "${fields[@]}"; do args+=(-e "$field"); done
 "${tshark_lua[@]}" -r "$out/tou.pcap" -T fields -E header=n -E separator=/t -E occurrence=a -E aggregator=, "${args[@]}" \
   2>"$out/tshark.log" >"$out/tshark.tsv"
 if grep -qi "lua.*error\|error.*lua" "$out/tshark.log"; then cat "$out/tshark.log" >&2; exit 1; fi
+# A second pass (-2) dissects frames again with pinfo.visited set, as Wireshark's GUI does: same fields.
+"${tshark_lua[@]}" -2 -r "$out/tou.pcap" -T fields -E header=n -E separator=/t -E occurrence=a -E aggregator=, "${args[@]}" \
+  2>/dev/null >"$out/tshark-2pass.tsv"
+if ! diff -q "$out/tshark.tsv" "$out/tshark-2pass.tsv" >/dev/null; then
+  echo "error: a second dissection pass shows other values than the first:" >&2
+  diff "$out/tshark.tsv" "$out/tshark-2pass.tsv" | head -n 20 >&2
+  exit 1
+fi
 awk -F'\t' -v names="${fields[*]}" '
   function normalize(v,   n, i, d) {
     if (v == "True") return 1
