@@ -1,12 +1,20 @@
 namespace Tou.Protocol;
 
 /// <summary>
-/// Spreads a connection's transmissions over time: a token bucket refilled at the pacing rate with a burst of ten
-/// segments, so a large window leaves as a stream rather than a burst that overflows queues. The rate is the
-/// controller's own (BBR) or else a gain times cwnd/SRTT (2 in slow start, 1.25 after).
+/// Spreads a connection's transmissions over time: a token bucket refilled at the pacing rate, so a large window
+/// leaves as a stream rather than a burst that overflows queues. The rate is the controller's own (BBR) or else a gain
+/// times cwnd/SRTT (2 in slow start, 1.25 after). The bucket holds ten segments, or at high rates a millisecond's
+/// worth up to 64 KB: a host's timer wakes it about once a millisecond, and one segmentation-offload batch carries
+/// 64 KB, so at gigabit rates the rate is met with batches that cost one system call each (as Linux sizes TSO bursts).
 /// </summary>
 internal sealed class Pacer
 {
+    /// <summary>The interval whose worth of data the bucket may hold at high rates: a host timer's resolution.</summary>
+    public const long BurstIntervalUs = 1_000;
+
+    /// <summary>The most a high rate's burst may reach: one segmentation-offload batch.</summary>
+    public const int MaxBurstBytes = 64 * 1024;
+
     private double _tokens;
     private long _lastUs;
 
@@ -23,7 +31,7 @@ internal sealed class Pacer
     /// </summary>
     public long TryTake(long nowUs, int length, double bytesPerUs, int segmentSize, bool nothingInFlight)
     {
-        double burst = 10.0 * segmentSize;
+        double burst = Burst(bytesPerUs, segmentSize);
         _tokens = Math.Min(burst, _tokens + ((nowUs - _lastUs) * bytesPerUs));
         _lastUs = nowUs;
         if (_tokens >= length || nothingInFlight)
@@ -34,6 +42,10 @@ internal sealed class Pacer
 
         return nowUs + Math.Max(1, (long)Math.Ceiling((length - _tokens) / bytesPerUs));
     }
+
+    /// <summary>The bucket's size: ten segments, or a millisecond at the rate when that is more (at most 64 KB).</summary>
+    public static double Burst(double bytesPerUs, int segmentSize) =>
+        Math.Max(10.0 * segmentSize, Math.Min(bytesPerUs * BurstIntervalUs, MaxBurstBytes));
 
     /// <summary>After a retransmission timeout: one segment may go at once, the rest at the new rate.</summary>
     public void Restart(int segmentSize) => _tokens = segmentSize;

@@ -40,7 +40,7 @@ internal sealed class TouConnectionCore
         var options = endpoint.Options;
         var pool = options.MemoryPool ?? MemoryPool<byte>.Shared;
         _input = new Pipe(new PipeOptions(pool, pauseWriterThreshold: options.InputPauseThreshold, resumeWriterThreshold: options.InputPauseThreshold / 2, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(pool, pauseWriterThreshold: options.OutputPauseThreshold, resumeWriterThreshold: options.OutputPauseThreshold / 2, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: options.OutputPauseThreshold, resumeWriterThreshold: options.OutputPauseThreshold / 2, useSynchronizationContext: false));
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
         engine.Context = this;
         if (engine.State == TouConnectionState.Established)

@@ -25,6 +25,14 @@ if (args.Contains("--memory-only"))
     return;
 }
 
+// --profile-bulk <upload|download> <pmtu|fixed>: one TOU bulk run and nothing else, to run under perf or strace.
+if (args.SkipWhile(a => a != "--profile-bulk").Skip(1).Take(2).ToArray() is [var profileDirection, var profileMtu])
+{
+    var one = await Bulk.TouAsync(quick ? 200_000_000 : 1_000_000_000, profileDirection == "download", pathMtuDiscovery: profileMtu != "fixed");
+    Console.WriteLine($"{profileDirection}, {profileMtu}: {one.Gbps:0.00} Gbit/s, {one.CpuSecondsPerGb:0.00} CPU s/GB, {one.DatagramsPerSendCall:0.0} datagrams per send call, {one.DatagramsPerReceiveCall:0.0} per receive call");
+    return;
+}
+
 // --http-only: the HTTP figures alone (both listener configurations), for quick comparisons.
 bool httpOnly = args.Contains("--http-only");
 

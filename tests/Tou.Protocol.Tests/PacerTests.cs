@@ -32,6 +32,28 @@ public class PacerTests
         Assert.Equal(0, pacer.TryTake(readyAt, segment, bytesPerUs, segment, nothingInFlight: false));
     }
 
+    [Theory]
+    [InlineData(12.5, 1452, 10 * 1452)]           // 100 Mbit/s: a millisecond is 12,500 bytes, less than ten segments
+    [InlineData(125.0, 1452, 64 * 1024)]          // 1 Gbit/s: 125,000 bytes a millisecond, capped at one 64 KB batch
+    [InlineData(40.0, 1452, 40_000)]              // 320 Mbit/s: a millisecond's worth
+    [InlineData(1000.0, 65_000, 10 * 65_000)]     // large segments: ten of them, as before
+    public void The_burst_is_ten_segments_or_a_millisecond_at_the_rate_up_to_one_offload_batch(double bytesPerUs, int segment, double expected)
+    {
+        Assert.Equal(expected, Pacer.Burst(bytesPerUs, segment));
+
+        // A full bucket lets that much go at once and then waits.
+        var pacer = new Pacer();
+        long now = 1_000_000_000;
+        long taken = 0;
+        while (pacer.TryTake(now, segment, bytesPerUs, segment, nothingInFlight: false) == 0)
+        {
+            taken += segment;
+            Assert.True(taken <= expected, $"took {taken} of a {expected}-byte burst");
+        }
+
+        Assert.True(taken > expected - segment, $"took {taken} of a {expected}-byte burst");
+    }
+
     [Fact]
     public void Nothing_in_flight_means_no_waiting_and_a_restart_allows_one_segment()
     {
