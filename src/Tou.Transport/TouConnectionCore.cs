@@ -30,6 +30,14 @@ internal sealed class TouConnectionCore
     private bool _isClosed;
     private Exception? _abortReason;
 
+    // The receive pump's hand-over, all under the endpoint's gate. While the pump waits for a signal with nothing left
+    // to copy (_receivePumpIdle), the thread that handles the engine's events (the receive loop) copies newly readable
+    // bytes into the input pipe itself, saving a thread hop and a second pass through the lock per batch; whatever
+    // needs waiting (a flush held by backpressure, the end of the stream, an error) is handed back to the pump.
+    private bool _receivePumpIdle;
+    private bool _discardReceived; // the application stopped reading but keeps the connection; keep the peer flowing
+    private ValueTask<FlushResult>? _pendingFlush; // an inline flush that did not complete at once; the pump awaits it
+
     public TouConnectionCore(TouSocketEndpoint endpoint, TouConnection engine, IPEndPoint local, IPEndPoint remote, bool ownsEndpoint)
     {
         _endpoint = endpoint;
@@ -121,7 +129,10 @@ internal sealed class TouConnectionCore
 
         if ((events & (TouConnectionEvents.Readable | TouConnectionEvents.ReceiveCompleted | TouConnectionEvents.Closed)) != 0)
         {
-            _readable.Set();
+            if (!_receivePumpIdle || !TryDeliverInline())
+            {
+                _readable.Set();
+            }
         }
 
         if ((events & (TouConnectionEvents.Writable | TouConnectionEvents.Closed)) != 0)
@@ -177,11 +188,47 @@ internal sealed class TouConnectionCore
         return _endpoint.Options.ExceptionFactory(reason, message);
     }
 
-    /// <summary>Moves received bytes from the engine into the input pipe; waiting on the pipe is the backpressure.</summary>
+    /// <summary>
+    /// Under the gate, with the pump idle: copies what is readable into the input pipe and flushes. Returns false when
+    /// the pump has to take over (a flush waiting on backpressure, the end of the stream, an error); the pump is then no
+    /// longer idle and owns the writer again.
+    /// </summary>
+    private bool TryDeliverInline()
+    {
+        while (true)
+        {
+            var (copied, readCompleted, reason) = CopyReceived(_discardReceived);
+            if (copied > 0 && !_discardReceived)
+            {
+                var flush = _input.Writer.FlushAsync();
+                if (!flush.IsCompletedSuccessfully)
+                {
+                    _pendingFlush = flush;
+                    _receivePumpIdle = false;
+                    return false;
+                }
+
+                _discardReceived |= flush.Result.IsCompleted;
+            }
+
+            if (readCompleted || reason is not TouCloseReason.None and not TouCloseReason.Graceful)
+            {
+                _receivePumpIdle = false;
+                return false;
+            }
+
+            if (copied == 0)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Moves received bytes from the engine into the input pipe; waiting on the pipe is the backpressure.
+    /// While it waits for a signal, the event handler copies inline (<see cref="TryDeliverInline"/>).</summary>
     private async Task ReceivePumpAsync()
     {
         var writer = _input.Writer;
-        bool discard = false;
         try
         {
             while (true)
@@ -189,14 +236,20 @@ internal sealed class TouConnectionCore
                 await _readable.WaitAsync().ConfigureAwait(false);
                 while (true)
                 {
-                    var (copied, readCompleted, reason) = _endpoint.Run((this, discard), static s => s.Item1.CopyReceived(s.discard));
-                    if (copied > 0 && !discard)
+                    var (pending, copied, readCompleted, reason, discard) = _endpoint.Run(this, static c => c.TakeForPump());
+                    if (pending is { } flushing)
                     {
-                        var flush = await writer.FlushAsync().ConfigureAwait(false);
-                        if (flush.IsCompleted)
+                        if ((await flushing.ConfigureAwait(false)).IsCompleted)
                         {
-                            discard = true; // the application stopped reading but keeps the connection; keep the peer flowing
+                            _endpoint.Run(this, static c => c._discardReceived = true);
                         }
+
+                        continue;
+                    }
+
+                    if (copied > 0 && !discard && (await writer.FlushAsync().ConfigureAwait(false)).IsCompleted)
+                    {
+                        _endpoint.Run(this, static c => c._discardReceived = true);
                     }
 
                     if (readCompleted)
@@ -222,8 +275,25 @@ internal sealed class TouConnectionCore
         }
         catch (Exception ex)
         {
+            _endpoint.Run(this, static c => c._receivePumpIdle = false);
             await writer.CompleteAsync(ex).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Caller holds the gate. The pump's next step: a flush handed over by the inline path, or a copy; with
+    /// nothing to copy and nothing ending, the pump goes idle and the event handler copies until it hands back.</summary>
+    private (ValueTask<FlushResult>? Pending, int Copied, bool ReadCompleted, TouCloseReason Reason, bool Discard) TakeForPump()
+    {
+        _receivePumpIdle = false;
+        if (_pendingFlush is { } pending)
+        {
+            _pendingFlush = null;
+            return (pending, 0, false, TouCloseReason.None, _discardReceived);
+        }
+
+        var (copied, readCompleted, reason) = CopyReceived(_discardReceived);
+        _receivePumpIdle = copied == 0 && !readCompleted && reason is TouCloseReason.None or TouCloseReason.Graceful;
+        return (null, copied, readCompleted, reason, _discardReceived);
     }
 
     /// <summary>Caller holds the gate.</summary>

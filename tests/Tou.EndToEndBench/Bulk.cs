@@ -28,6 +28,10 @@ internal static class Bulk
         /// <summary>Datagrams per receive system call on the receiving socket (TOU only).</summary>
         public double DatagramsPerReceiveCall { get; init; }
 
+        /// <summary>Times a thread found a lock taken and had to wait, per megabyte moved (the whole process: the
+        /// endpoint's lock between the receive loop and the application's writes shows up here).</summary>
+        public double LockContentionsPerMb { get; init; }
+
         /// <summary>Pure ACKs the receiver sent per data segment it received (TOU only).</summary>
         public double AcksPerDataSegment { get; init; }
     }
@@ -121,15 +125,18 @@ internal static class Bulk
     }
 
     /// <summary>Wall clock and the process's CPU time over one run.</summary>
-    private readonly record struct Measure(long StartTimestamp, TimeSpan StartCpu)
+    private readonly record struct Measure(long StartTimestamp, TimeSpan StartCpu, long StartContentions)
     {
-        public static Measure Start() => new(Stopwatch.GetTimestamp(), Process.GetCurrentProcess().TotalProcessorTime);
+        public static Measure Start() => new(Stopwatch.GetTimestamp(), Process.GetCurrentProcess().TotalProcessorTime, Monitor.LockContentionCount);
 
         public Result Stop(long bytes)
         {
             double seconds = Stopwatch.GetElapsedTime(StartTimestamp).TotalSeconds;
             double cpu = (Process.GetCurrentProcess().TotalProcessorTime - StartCpu).TotalSeconds;
-            return new Result(bytes * 8 / seconds / 1e9, cpu / (bytes / 1e9));
+            return new Result(bytes * 8 / seconds / 1e9, cpu / (bytes / 1e9))
+            {
+                LockContentionsPerMb = (Monitor.LockContentionCount - StartContentions) / (bytes / 1e6),
+            };
         }
     }
 

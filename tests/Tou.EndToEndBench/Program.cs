@@ -29,7 +29,7 @@ if (args.Contains("--memory-only"))
 if (args.SkipWhile(a => a != "--profile-bulk").Skip(1).Take(2).ToArray() is [var profileDirection, var profileMtu])
 {
     var one = await Bulk.TouAsync(quick ? 200_000_000 : 1_000_000_000, profileDirection == "download", pathMtuDiscovery: profileMtu != "fixed");
-    Console.WriteLine($"{profileDirection}, {profileMtu}: {one.Gbps:0.00} Gbit/s, {one.CpuSecondsPerGb:0.00} CPU s/GB, {one.DatagramsPerSendCall:0.0} datagrams per send call, {one.DatagramsPerReceiveCall:0.0} per receive call");
+    Console.WriteLine($"{profileDirection}, {profileMtu}: {one.Gbps:0.00} Gbit/s, {one.CpuSecondsPerGb:0.00} CPU s/GB, {one.DatagramsPerSendCall:0.0} datagrams per send call, {one.DatagramsPerReceiveCall:0.0} per receive call, {one.LockContentionsPerMb:0.0} lock contentions per MB");
     return;
 }
 
@@ -69,6 +69,8 @@ if (!httpOnly)
             double touGbps = Median(runs.Select(r => r.Gbps)), touCpu = Median(runs.Select(r => r.CpuSecondsPerGb));
             double perSend = Median(runs.Select(r => r.DatagramsPerSendCall)), perReceive = Median(runs.Select(r => r.DatagramsPerReceiveCall));
             double acksPerSegment = Median(runs.Select(r => r.AcksPerDataSegment));
+            double contentions = Median(runs.Select(r => r.LockContentionsPerMb));
+            Record($"bulk_{direction}{suffix}_tou_lock_contentions_per_mb", contentions);
             Record($"bulk_{direction}{suffix}_tou_gbps", touGbps);
             Record($"bulk_{direction}{suffix}_tou_tcp_ratio", touGbps / tcpGbps);
             Record($"bulk_{direction}{suffix}_tou_cpu_s_per_gb", touCpu);
@@ -79,6 +81,7 @@ if (!httpOnly)
             table.Add(($"bulk {direction}, {label}, {bulkBytes / 1e6:0} MB one stream", $"{touGbps:0.00} Gbit/s", $"{tcpGbps:0.00} Gbit/s", $"{touGbps / tcpGbps:0.00}"));
             table.Add(($"bulk {direction}, {label}, process CPU s per GB", $"{touCpu:0.00}", $"{tcpCpu:0.00}", $"{touCpu / tcpCpu:0.00}"));
             table.Add(($"bulk {direction}, {label}, datagrams per send / receive call, ACKs per segment", $"{perSend:0.0} / {perReceive:0.0}, {acksPerSegment:0.00}", "", ""));
+            table.Add(($"bulk {direction}, {label}, lock contentions per MB", $"{contentions:0.0}", "", ""));
             bulkSummary.Add($"{direction}, {label}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB; {perSend:0.0} datagrams per send call, {perReceive:0.0} per receive call, {acksPerSegment:0.00} ACKs per segment), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
         }
     }
