@@ -1,9 +1,11 @@
 namespace Tou.Protocol;
 
-/// <summary>The segments sent and not yet cumulatively acknowledged, in stream order, in a ring that grows by doubling.</summary>
+/// <summary>The segments sent and not yet cumulatively acknowledged, in stream order, in a ring that grows by doubling.
+/// It starts empty: an idle connection (thousands of them on a server) holds no ring until it sends.</summary>
 internal sealed class SentSegmentQueue
 {
-    private SentSegment[] _items = new SentSegment[16];
+    private const int FirstCapacity = 16;
+    private SentSegment[] _items = [];
     private int _head;
 
     public int Count { get; private set; }
@@ -18,7 +20,7 @@ internal sealed class SentSegmentQueue
     {
         if (Count == _items.Length)
         {
-            var grown = new SentSegment[_items.Length * 2];
+            var grown = new SentSegment[Math.Max(FirstCapacity, _items.Length * 2)];
             for (int i = 0; i < Count; i++)
             {
                 grown[i] = this[i];
