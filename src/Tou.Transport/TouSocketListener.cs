@@ -171,8 +171,10 @@ public sealed partial class TouSocketListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Disposes every shard (see <see cref="TouSocketEndpoint.DisposeAsync"/>): returns once each has either
-    /// closed its socket or left it to connections the application closed.</summary>
+    /// <summary>Disposes every shard (see <see cref="TouSocketEndpoint.DisposeAsync"/>): returns at once while connections
+    /// the application closed still deliver, otherwise once the sockets are closed. The shards' sockets close together,
+    /// when the last shard is done (<see cref="Completion"/>): closing one early would move other shards' peers onto
+    /// sockets that do not know them.</summary>
     public async ValueTask DisposeAsync()
     {
         var closing = _shards.Select(s => s.DisposeAsync().AsTask()).ToArray();
