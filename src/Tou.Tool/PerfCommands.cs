@@ -84,7 +84,7 @@ internal static class PerfCommands
     internal static CongestionControlAlgorithm? ParseCongestionControl(string? name) =>
         name is null ? null
         : Enum.TryParse<CongestionControlAlgorithm>(name, ignoreCase: true, out var cc) && Enum.IsDefined(cc) ? cc
-        : throw new UsageException($"unknown congestion control '{name}': expected {string.Join(", ", Enum.GetNames<CongestionControlAlgorithm>()).ToLowerInvariant()}");
+        : throw new UsageException($"bad congestion control '{name}': expected {string.Join(", ", Enum.GetNames<CongestionControlAlgorithm>()).ToLowerInvariant()}");
 
     /// <summary>A byte count with an optional decimal suffix: K = 1,000, M = 10^6, G = 10^9.</summary>
     internal static long ParseSize(string? text)
