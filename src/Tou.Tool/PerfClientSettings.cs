@@ -27,8 +27,7 @@ internal sealed record PerfClientSettings(
 
         if (traceDirectory is not null)
         {
-            Directory.CreateDirectory(traceDirectory);
-            // TRACE-HOOK
+            protocol.ConnectionTrace = TraceFiles.Into(traceDirectory);
         }
 
         return new TouTransportOptions { Protocol = protocol };

@@ -51,7 +51,13 @@ internal static class SimulateCommand
         var link = LinkProfile.Path(path.Rtt, path.Loss, path.Rate, path.QueueBytes);
         var clientOptions = options.Clone();
         var serverOptions = options.Clone();
-        // TRACE-HOOK
+        if (traceDirectory is not null)
+        {
+            string prefix = string.Create(CultureInfo.InvariantCulture, $"sim-seed{seed}");
+            clientOptions.ConnectionTrace = TraceFiles.Into(traceDirectory, prefix);
+            serverOptions.ConnectionTrace = TraceFiles.Into(traceDirectory, prefix);
+        }
+
         return TransferScenario.Run(seed, link, link, uploadBytes: both ? path.Size : 0, downloadBytes: path.Size, clientOptions, serverOptions);
     }
 

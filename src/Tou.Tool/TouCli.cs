@@ -20,6 +20,7 @@ internal static class TouCli
         root.Subcommands.Add(GetCommand.Create(console));
         root.Subcommands.Add(RelayCommand.Create(console));
         root.Subcommands.Add(SimulateCommand.Create(console));
+        root.Subcommands.Add(TraceCommands.Create(console));
         return root;
     }
 
