@@ -65,7 +65,7 @@ internal sealed class HttpPerf(PerfClientSettings settings, ToolConsole console)
                 double end = clock.Elapsed.TotalSeconds;
                 long now = _received.Value;
                 var engine = http.Connection is { } c ? EngineSnapshot.Take(c) : default;
-                var line = new PerfInterval(1, "rx", start, end, now - before, engine.SmoothedRttUs / 1000.0, engine.CongestionWindow, engine.BytesInFlight, engine.Retransmissions, engine.SegmentsLost);
+                var line = new PerfInterval(1, "rx", start, end, now - before, engine.SmoothedRttUs / 1000.0, -1, -1, -1, -1); // the sender's figures are the server's
                 _intervals.Add(line);
                 if (!settings.Json)
                 {

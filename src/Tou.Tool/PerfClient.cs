@@ -142,7 +142,8 @@ internal sealed class PerfClient(PerfClientSettings settings, ToolConsole consol
 
         if (settings.Mode != PerfMode.Upload)
         {
-            yield return new PerfInterval(flow, "rx", start, end, received, rttMs, now.CongestionWindow, now.BytesInFlight, retransmissions, lost);
+            // The sender's window and losses are the peer's: this side has only the RTT (-1 prints as "-").
+            yield return new PerfInterval(flow, "rx", start, end, received, rttMs, -1, -1, -1, -1);
         }
     }
 }

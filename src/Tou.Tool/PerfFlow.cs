@@ -85,12 +85,15 @@ internal sealed class PerfFlow(TouSocketConnection connection)
 
     public long SentTotal => _sentTotal;
 
+    /// <summary>More than two congestion windows (at least 256 KiB) written and not yet acknowledged.</summary>
+    private bool Backlogged() => Connection.Inspect(static c => c.UnacknowledgedBytes > Math.Max(2 * c.CongestionWindow, 256 * 1024));
+
     public long ReceivedTotal => _receivedTotal;
 
     private async Task SendThenTrailerAsync(bool send, TimeSpan duration, long byteLimit, CancellationToken stop, Func<long, ValueTask<byte[]>> trailer)
     {
         var output = Connection.Transport.Output;
-        _sentTotal = send ? await PerfProtocol.SendPayloadAsync(output, duration, byteLimit, Sent, stop).ConfigureAwait(false) : 0;
+        _sentTotal = send ? await PerfProtocol.SendPayloadAsync(output, duration, byteLimit, Sent, Backlogged, stop).ConfigureAwait(false) : 0;
         var bytes = await trailer(_sentTotal).ConfigureAwait(false);
         if (bytes.Length == 0)
         {

@@ -23,7 +23,9 @@ internal static class PerfFormat
     };
 
     public static string Line(PerfInterval i) => Invariant(
-        $"[{(i.Flow == 0 ? "SUM" : i.Flow.ToString(CultureInfo.InvariantCulture)),3}] {i.Direction,-3}  {i.Start,6:0.00}-{i.End,-6:0.00} s  {Bytes(i.Bytes),10}  {Rate(i.GoodputBitsPerSecond),14}  {i.RttMs,6:0.00} ms  {Bytes(i.CongestionWindow),10}  {Bytes(i.BytesInFlight),10}  {i.Retransmissions,4}  {i.Lost,4}");
+        $"[{(i.Flow == 0 ? "SUM" : i.Flow.ToString(CultureInfo.InvariantCulture)),3}] {i.Direction,-3}  {i.Start,6:0.00}-{i.End,-6:0.00} s  {Bytes(i.Bytes),10}  {Rate(i.GoodputBitsPerSecond),14}  {i.RttMs,6:0.00} ms  {Known(Bytes(i.CongestionWindow), i.CongestionWindow),10}  {Known(Bytes(i.BytesInFlight), i.BytesInFlight),10}  {Known(i.Retransmissions.ToString(CultureInfo.InvariantCulture), i.Retransmissions),4}  {Known(i.Lost.ToString(CultureInfo.InvariantCulture), i.Lost),4}");
+
+    private static string Known(string text, long value) => value < 0 ? "-" : text;
 
     public static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -40,14 +40,22 @@ internal static class PerfProtocol
 
     /// <summary>
     /// Writes payload until <paramref name="duration"/> has passed or <paramref name="byteLimit"/> bytes are out (0: no
-    /// limit), or until <paramref name="stop"/> fires; counts what was written into <paramref name="counter"/>.
+    /// limit), or until <paramref name="stop"/> fires; counts what was written into <paramref name="counter"/>. While
+    /// <paramref name="backlogged"/> says the connection holds plenty unacknowledged, it waits: a timed test's data should
+    /// leave within its time, not fill megabytes of buffers that take a slow path long after to drain.
     /// </summary>
-    public static async Task<long> SendPayloadAsync(PipeWriter output, TimeSpan duration, long byteLimit, PerfCounter counter, CancellationToken stop)
+    public static async Task<long> SendPayloadAsync(PipeWriter output, TimeSpan duration, long byteLimit, PerfCounter counter, Func<bool> backlogged, CancellationToken stop)
     {
         long sent = 0;
         long deadline = Environment.TickCount64 + (long)duration.TotalMilliseconds;
         while (!stop.IsCancellationRequested && (byteLimit > 0 ? sent < byteLimit : Environment.TickCount64 < deadline))
         {
+            if (byteLimit == 0 && backlogged())
+            {
+                await Task.Delay(1, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+
             var chunk = byteLimit > 0 ? Chunk[..(int)Math.Min(Chunk.Length, byteLimit - sent)] : Chunk;
             var flush = await output.WriteAsync(chunk, CancellationToken.None).ConfigureAwait(false);
             sent += chunk.Length;

@@ -15,7 +15,9 @@ internal sealed class PerfSummary(string remote, PerfClientSettings settings, Pe
     public static IEnumerable<PerfInterval> Sum(IReadOnlyList<PerfInterval> lines) =>
         lines.GroupBy(l => l.Direction).Select(g => new PerfInterval(
             0, g.Key, g.First().Start, g.First().End, g.Sum(l => l.Bytes), g.Average(l => l.RttMs),
-            g.Sum(l => l.CongestionWindow), g.Sum(l => l.BytesInFlight), g.Sum(l => l.Retransmissions), g.Sum(l => l.Lost)));
+            SumKnown(g, l => l.CongestionWindow), SumKnown(g, l => l.BytesInFlight), SumKnown(g, l => l.Retransmissions), SumKnown(g, l => l.Lost)));
+
+    private static long SumKnown(IEnumerable<PerfInterval> lines, Func<PerfInterval, long> field) => lines.Any(l => field(l) < 0) ? -1 : lines.Sum(field);
 
     public string ToText()
     {
@@ -79,10 +81,11 @@ internal sealed class PerfSummary(string remote, PerfClientSettings settings, Pe
                 json.WriteNumber("bytes", i.Bytes);
                 json.WriteNumber("goodput_bps", i.GoodputBitsPerSecond);
                 json.WriteNumber("rtt_ms", i.RttMs);
-                json.WriteNumber("cwnd", i.CongestionWindow);
-                json.WriteNumber("bytes_in_flight", i.BytesInFlight);
-                json.WriteNumber("retransmissions", i.Retransmissions);
-                json.WriteNumber("lost", i.Lost);
+                // null where this side cannot know (the sender's window and losses, seen from the receiver)
+                WriteKnown(json, "cwnd", i.CongestionWindow);
+                WriteKnown(json, "bytes_in_flight", i.BytesInFlight);
+                WriteKnown(json, "retransmissions", i.Retransmissions);
+                WriteKnown(json, "lost", i.Lost);
                 json.WriteEndObject();
             }
 
@@ -91,6 +94,18 @@ internal sealed class PerfSummary(string remote, PerfClientSettings settings, Pe
         }
 
         return Encoding.UTF8.GetString(buffer.ToArray()) + Environment.NewLine;
+    }
+
+    private static void WriteKnown(Utf8JsonWriter json, string name, long value)
+    {
+        if (value < 0)
+        {
+            json.WriteNull(name);
+        }
+        else
+        {
+            json.WriteNumber(name, value);
+        }
     }
 
     private EngineSnapshot Final()
