@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the four libraries -- Tou.Protocol, Tou.Transport, Tou.Kestrel, Tou.Kestrel.Testing -- with their symbols
-# (.snupkg) into artifacts/packages, or into the folder given as the first argument. Package validation runs as part
-# of the pack. Further arguments go to `dotnet pack` (e.g. --no-build after a Release build).
+# (.snupkg), and the `tou` command-line tool (Tou.Tool, a .NET tool package) into artifacts/packages, or into the
+# folder given as the first argument. Package validation runs as part of the pack (the tool has none). Further
+# arguments go to `dotnet pack` (e.g. --no-build after a Release build).
 #
 #   TOU_VERSION=0.1.0-local.7 bash build/pack.sh     # another package version for this run (the assemblies keep the
 #                                                      # version in Directory.Build.props; a release changes it there)

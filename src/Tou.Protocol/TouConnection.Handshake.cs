@@ -201,6 +201,7 @@ public sealed partial class TouConnection
     {
         _phase = Phase.Established;
         WasEstablished = true;
+        _trace?.StateChanged(nowUs);
         _timers.Clear(TimerKind.Handshake);
         ArmIdle();
         ArmLinger();

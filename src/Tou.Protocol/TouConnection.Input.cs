@@ -50,6 +50,7 @@ public sealed partial class TouConnection
 
         Stats.PacketsReceived++;
         Stats.BytesReceived += datagram.Length;
+        _trace?.PacketReceived(nowUs, datagram);
         Log.PacketReceived(_logger, Id, header);
         var payload = datagram.Slice(TouHeader.Size, header.PayloadLength);
 
@@ -408,6 +409,8 @@ public sealed partial class TouConnection
         {
             _timers[TimerKind.Retransmission] = HasOutstanding ? nowUs + _rtt.RtoUs : TouTime.Never;
         }
+
+        _trace?.MetricsUpdated(nowUs, rttSampleUs);
     }
 
     /// <summary>Counts what the loss detector declared lost; the start of a recovery episode is the controller's congestion event.</summary>
@@ -422,6 +425,7 @@ public sealed partial class TouConnection
 
         if (outcome.LostSegments > 0)
         {
+            _trace?.PacketsLost(nowUs, outcome.LostSegments, outcome.LostBytes, "ack");
             Notify();
         }
     }

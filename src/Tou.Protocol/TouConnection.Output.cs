@@ -30,6 +30,7 @@ public sealed partial class TouConnection
 
             Stats.PacketsSent++;
             Stats.BytesSent += length;
+            _trace?.PacketSent(nowUs, buffer[..length], Stats.Retransmissions);
             if (_logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace) && TouHeader.TryRead(buffer[..length], out var h))
             {
                 Log.PacketSent(_logger, Id, h);
@@ -545,11 +546,14 @@ public sealed partial class TouConnection
         }
 
         _rtt.OnTimeout();
-        Stats.SegmentsLost += _loss.OnRetransmissionTimeout(_sndUna, _sndNxt);
+        long lost = _loss.OnRetransmissionTimeout(_sndUna, _sndNxt);
+        Stats.SegmentsLost += lost;
+        _trace?.PacketsLost(nowUs, lost, -1, "timeout");
         CheckBlackHole(nowUs); // before the window falls to one segment: of the size that still gets through
         _congestion.OnRetransmissionTimeout(nowUs);
         _pacer.Restart(_sendMss);
         _timers.Clear(TimerKind.Retransmission); // re-armed by the retransmission
         Log.RetransmissionTimeout(_logger, Id, _consecutiveRtos, _rtt.RtoUs);
+        _trace?.MetricsUpdated(nowUs, -1);
     }
 }

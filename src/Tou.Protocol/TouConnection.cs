@@ -102,6 +102,7 @@ public sealed partial class TouConnection : IDisposable
         _timers[TimerKind.Handshake] = nowUs + TouTime.FromTimeSpan(options.HandshakeTimeout);
         _phase = isClient ? Phase.SynSent : Phase.SynReceived;
         Id = Interlocked.Increment(ref s_nextId);
+        StartTrace(nowUs);
     }
 
     private enum Phase
@@ -381,6 +382,7 @@ public sealed partial class TouConnection : IDisposable
         Abort();
         _disposed = true;
         ReleaseBuffers();
+        EndTrace();
     }
 
     private static uint RandomIsn(TouOptions options)
@@ -441,6 +443,12 @@ public sealed partial class TouConnection : IDisposable
         Stats.CloseReason = reason;
         Log.ConnectionClosed(_logger, Id, reason, previous);
         _phase = linger ? Phase.TimeWait : _rstPending ? _phase : Phase.Released;
+        _trace?.StateChanged();
+        if (_phase == Phase.Released)
+        {
+            EndTrace();
+        }
+
         if (linger)
         {
             // Stay to re-acknowledge a retransmitted FIN whose ACK was lost.
@@ -453,6 +461,7 @@ public sealed partial class TouConnection : IDisposable
     private void Release()
     {
         _phase = Phase.Released;
+        EndTrace();
         _timers.ClearAll();
         _sendBuffer?.Dispose();
         _sendBuffer = null;

@@ -169,6 +169,15 @@ public sealed class TouOptions
     /// </summary>
     public Action<Span<byte>>? RandomSource { get; set; }
 
+    /// <summary>
+    /// Connection traces, off (null) by default: when set, each new connection calls it once and, if it returns a stream,
+    /// writes a qlog trace in JSON-SEQ form there (packets sent and received, ACK/SACK ranges, losses, retransmissions, RTT,
+    /// congestion window, pacing rate, state changes; see docs/tracing.md), disposing the stream when the connection is
+    /// released. It is called, and the stream written, on the thread driving the endpoint: a file stream with its own buffer
+    /// is the intended use. Off, it costs a null check at each event.
+    /// </summary>
+    public Func<TouConnection, Stream?>? ConnectionTrace { get; set; }
+
     /// <summary>Test hook: fixed initial sequence numbers (overrides <see cref="RandomSource"/> for them).</summary>
     internal Func<uint>? IsnGenerator { get; set; }
 

@@ -103,6 +103,16 @@ public sealed class TouSocketConnection : IAsyncDisposable
         return _core.Endpoint.Run((_core.Engine, read), static s => s.read(s.Engine.Stats, s.Engine.SmoothedRttUs, s.Engine.CongestionWindow));
     }
 
+    /// <summary>
+    /// Runs <paramref name="read"/> with the engine's connection under the endpoint's lock, for what the counters do not
+    /// hold (bytes in flight, the congestion window, RTT). Read only, and keep no reference to the connection after it returns.
+    /// </summary>
+    public T Inspect<T>(Func<TouConnection, T> read)
+    {
+        ArgumentNullException.ThrowIfNull(read);
+        return _core.Endpoint.Run((_core.Engine, read), static s => s.read(s.Engine));
+    }
+
     /// <summary>Ends the connection at once with RST; pending reads and writes fail with <paramref name="reason"/> or a connection-aborted error.</summary>
     public void Abort(Exception? reason) => _core.Abort(reason);
 
