@@ -10,8 +10,13 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
     private long _busyUntilUs;
     private bool _inBurst;
 
-    /// <summary>What this link does to datagrams.</summary>
-    public LinkProfile Profile { get; } = profile ?? throw new ArgumentNullException(nameof(profile));
+    /// <summary>What this link does to datagrams. Setting it mid-run (a bandwidth step, say) keeps what is queued:
+    /// datagrams already admitted leave as scheduled, later ones see the new profile.</summary>
+    public LinkProfile Profile { get; set; } = profile ?? throw new ArgumentNullException(nameof(profile));
+
+    /// <summary>Told, for every datagram the rate limit admits, how long it waits behind the queue (µs, serialisation
+    /// excluded): the queueing delay a flow adds to its own and others' RTT.</summary>
+    public Action<long>? QueueDelayObserver { get; set; }
 
     /// <summary>
     /// Admits one datagram sent at <paramref name="nowUs"/>: returns how many copies arrive (0 when lost or
@@ -58,6 +63,7 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
             }
 
             long serialisationUs = Math.Max(1, datagram.Length * 8_000_000L / p.RateBitsPerSecond);
+            QueueDelayObserver?.Invoke(Math.Max(0, _busyUntilUs - nowUs));
             departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
             _busyUntilUs = departUs;
         }
