@@ -4,7 +4,13 @@ using Tou.Simulation;
 
 // Goodput of one TOU connection on a simulated path (virtual time: the figure does not depend on this
 // machine's speed). Usage:
+//   dotnet run -c Release --project samples/Tou.Simulate -- sweep [--cc bbr,cubic] [--only <group>]   (the scenario sweep: build/sweep.sh)
 //   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc cubic|newreno|bbr] [--segments-per-ack 10] [--plain]
+if (args.Length > 0 && args[0] == "sweep")
+{
+    return Tou.Simulate.Sweep.Run(args[1..]);
+}
+
 var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
 {
     ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "cubic", ["queue"] = "0", ["segments-per-ack"] = "10",

@@ -414,6 +414,11 @@ public sealed partial class TouConnection
     private void ApplyLosses(long nowUs, in AckOutcome outcome)
     {
         Stats.SegmentsLost += outcome.LostSegments;
+        if (outcome.LostBytes > 0)
+        {
+            _congestion.OnPacketsLost(nowUs, outcome.LostBytes, outcome.BytesInFlightBeforeLoss);
+        }
+
         if (outcome.RecoveryStarted)
         {
             _congestion.OnCongestionEvent(nowUs, outcome.BytesInFlightBeforeLoss);

@@ -87,8 +87,15 @@ public sealed class BottleneckScenario
             }
         };
 
-        network.RunFor(Us(Duration));
-        network.BeforeStep?.Invoke();
+        // In slices, so that flows start and samples are taken on time even while the network is idle.
+        long endUs = startUs + Us(Duration);
+        network.ActNow();
+        while (network.NowUs < endUs)
+        {
+            network.RunFor(Math.Min(sampleUs, endUs - network.NowUs));
+            network.ActNow();
+        }
+
         long windowUs = Math.Max(1, network.NowUs - Math.Min(windowStartUs, network.NowUs));
         delays.Sort();
         long drops = network.Stats.QueueDrops;

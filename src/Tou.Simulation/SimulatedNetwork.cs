@@ -192,6 +192,13 @@ public sealed class SimulatedNetwork
         }
     }
 
+    /// <summary>Lets the application act and sends what it queued, without advancing the clock.</summary>
+    internal void ActNow()
+    {
+        BeforeStep?.Invoke();
+        DrainAll();
+    }
+
     private void DrainAll()
     {
         foreach (var (address, endpoint) in _nodeList)

@@ -27,6 +27,14 @@ internal interface ICongestionController
     /// <param name="rtt">Round-trip times: latest sample (0 when this ACK gave none), smoothed, smallest.</param>
     void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in AckSample rtt);
 
+    /// <summary>Segments were declared lost (every time, in or out of recovery): model-based control counts loss per round.</summary>
+    /// <param name="nowUs">Current time.</param>
+    /// <param name="lostBytes">Data bytes newly declared lost.</param>
+    /// <param name="bytesInFlightBeforeLoss">Bytes in flight before they were taken out.</param>
+    void OnPacketsLost(long nowUs, long lostBytes, long bytesInFlightBeforeLoss)
+    {
+    }
+
     /// <summary>Loss was detected (the start of a recovery episode).</summary>
     void OnCongestionEvent(long nowUs, long bytesInFlight);
 
