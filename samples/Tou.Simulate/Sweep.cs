@@ -128,7 +128,7 @@ internal static class Sweep
     private static SweepCell Single(string group, string name, int rateMbps, int rtt, double loss, double buffer)
     {
         var cell = new SweepCell { Group = group, Name = name, RateBps = rateMbps * 1_000_000L, QueueBdp = buffer, Loss = loss, RttMs = [rtt], DurationS = 1 };
-        double duration = Math.Max(2, 10 * cell.StartupEstimateS);
+        double duration = Math.Max(2, 20 * cell.StartupEstimateS);
         duration = Math.Min(duration, Math.Max(2, ByteBudget * 8 / cell.RateBps));
         return cell with { DurationS = Math.Ceiling(duration * 10) / 10 };
     }

@@ -416,7 +416,7 @@ public sealed partial class TouConnection
         Stats.SegmentsLost += outcome.LostSegments;
         if (outcome.LostBytes > 0)
         {
-            _congestion.OnPacketsLost(nowUs, outcome.LostBytes, outcome.BytesInFlightBeforeLoss);
+            _congestion.OnPacketsLost(nowUs, outcome.LostBytes, outcome.LostInflightAtSend);
         }
 
         if (outcome.RecoveryStarted)

@@ -30,6 +30,8 @@ internal sealed class BbrCongestionController : ICongestionController
     private const long ProbeRttIntervalUs = 5_000_000;
     private const long ProbeRttDurationUs = 200_000;
     private const double ProbeRttCwndGain = 0.5;
+    private const double UpGrowth = 1.1;
+    private const double StartupSlowedGrowth = 1.5;
     private const int ProbeWaitMinRounds = 6;
     private const int ProbeWaitSpreadRounds = 5;
 
@@ -41,6 +43,8 @@ internal sealed class BbrCongestionController : ICongestionController
     private long _minRttUs = long.MaxValue;
     private long _minRttStampUs;
     private long _probeRttStampUs;
+    private long _probeRttMinUs = long.MaxValue;
+    private bool _probeRttExpired;
     private long _probeRttDoneUs;
     private bool _probeRttRoundDone;
     private long _priorCwnd;
@@ -51,6 +55,8 @@ internal sealed class BbrCongestionController : ICongestionController
     private long _phaseStartRound;
     private int _probeWaitRounds = ProbeWaitMinRounds;
     private uint _random;
+    private bool _upStillGrowing;
+    private double _upLastRate;
 
     // Long-term bound from loss while probing; short-term bounds from congestion while cruising (cut by Beta per round).
     private long _inflightHigh = long.MaxValue;
@@ -134,8 +140,8 @@ internal sealed class BbrCongestionController : ICongestionController
         UpdateWindow(ackedBytes, windowLimited);
     }
 
-    public void OnPacketsLost(long nowUs, long lostBytes, long bytesInFlightBeforeLoss) =>
-        _signals.AddLoss(lostBytes, bytesInFlightBeforeLoss);
+    public void OnPacketsLost(long nowUs, long lostBytes, long inflightAtSend) =>
+        _signals.AddLoss(lostBytes, inflightAtSend);
 
     /// <summary>BBR reads loss per round (<see cref="OnPacketsLost"/>), not per recovery episode.</summary>
     public void OnCongestionEvent(long nowUs, long bytesInFlight)
@@ -162,6 +168,11 @@ internal sealed class BbrCongestionController : ICongestionController
     private long Bdp(double gain = 1) =>
         _maxBandwidth.Max <= 0 || _minRttUs == long.MaxValue ? 0 : (long)(gain * _maxBandwidth.Max * _minRttUs / 1e6);
 
+    /// <summary>
+    /// Two minimum filters: the ProbeRTT one over five seconds (its expiry sends the flow to ProbeRTT) and the model's
+    /// over ten, which takes the five-second one when that is lower or the ten seconds are up — so a queue that another
+    /// flow never lets drain becomes part of the path instead of starving this flow of window.
+    /// </summary>
     private void UpdateMinRtt(long nowUs, long rttUs)
     {
         if (rttUs <= 0)
@@ -169,15 +180,17 @@ internal sealed class BbrCongestionController : ICongestionController
             return;
         }
 
-        if (rttUs <= _minRttUs || nowUs > _minRttStampUs + MinRttWindowUs)
+        _probeRttExpired = nowUs > _probeRttStampUs + ProbeRttIntervalUs;
+        if (rttUs <= _probeRttMinUs || _probeRttExpired)
         {
-            _minRttUs = rttUs;
-            _minRttStampUs = nowUs;
+            _probeRttMinUs = rttUs;
+            _probeRttStampUs = nowUs;
         }
 
-        if (rttUs <= _minRttUs)
+        if (_probeRttMinUs <= _minRttUs || nowUs > _minRttStampUs + MinRttWindowUs)
         {
-            _probeRttStampUs = nowUs; // the minimum was seen again: no need to drain for it
+            _minRttUs = _probeRttMinUs;
+            _minRttStampUs = _probeRttStampUs;
         }
     }
 
@@ -201,10 +214,18 @@ internal sealed class BbrCongestionController : ICongestionController
                 EndStartupRound(nowUs, r, congested, appLimited);
                 break;
             case BbrPhase.ProbeUp or BbrPhase.ProbeRefill when congested:
-                _inflightHigh = Math.Max(r.InflightAtLoss, (long)(Beta * Bdp()));
+                // The bound never drops below what cruising at the estimated bandwidth needs: random loss that
+                // happens to fall in a probe ends the probe, it does not cut the rate (yielding is the lower bounds' job).
+                _inflightHigh = Math.Max(r.InflightAtLoss, (long)(Bdp() / (1 - Headroom)) + (4L * _mss));
                 EnterPhase(BbrPhase.ProbeDown, nowUs);
                 break;
-            case BbrPhase.ProbeDown or BbrPhase.ProbeCruise or BbrPhase.Drain when congested:
+            case BbrPhase.ProbeUp:
+                // More capacity answered the probe (the rate grew by a tenth in a round): keep probing up, so a link
+                // that got faster is found in a few rounds rather than a few cycles.
+                _upStillGrowing = r.MaxDeliveryRate >= UpGrowth * _upLastRate;
+                _upLastRate = r.MaxDeliveryRate;
+                break;
+            case BbrPhase.ProbeDown or BbrPhase.ProbeCruise when congested:
                 double bandwidthLow = _bandwidthLow == double.MaxValue ? _maxBandwidth.Max : _bandwidthLow;
                 _bandwidthLow = Math.Max(r.MaxDeliveryRate, Beta * bandwidthLow);
                 long inflightLow = _inflightLow == long.MaxValue ? CongestionWindow : _inflightLow;
@@ -216,9 +237,12 @@ internal sealed class BbrCongestionController : ICongestionController
     /// <summary>Startup ends when the bandwidth plateaus, a round is congested, or the round's smallest RTT shows a queue.</summary>
     private void EndStartupRound(long nowUs, in BbrRoundSignals r, bool congested, bool appLimited)
     {
+        bool grew = true, slowed = false;
         if (!appLimited)
         {
-            if (_maxBandwidth.Max >= _fullBandwidth * FullBandwidthGrowth)
+            grew = _maxBandwidth.Max >= _fullBandwidth * FullBandwidthGrowth;
+            slowed = _maxBandwidth.Max < _fullBandwidth * StartupSlowedGrowth;
+            if (grew)
             {
                 _fullBandwidth = _maxBandwidth.Max;
                 _fullBandwidthCount = 0;
@@ -229,7 +253,11 @@ internal sealed class BbrCongestionController : ICongestionController
             }
         }
 
-        bool queueGrowing = r.MinRttUs != long.MaxValue && r.MinRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000);
+        // A queue that grows while the bandwidth does not is this flow overshooting: no need to wait three rounds. A
+        // round whose RTT rose by a quarter while the bandwidth grew by less than half (Startup doubles it) means the
+        // pipe is full and the next round would only queue. While the bandwidth still doubles, the queue is someone
+        // else's and Startup goes on.
+        bool queueGrowing = (!grew && StandingQueue(r)) || (slowed && r.MaxRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000));
         if (congested)
         {
             _inflightHigh = Math.Max(Bdp(), r.DeliveredBytes);
@@ -242,9 +270,13 @@ internal sealed class BbrCongestionController : ICongestionController
         }
     }
 
+    /// <summary>Even the round's smallest RTT was a quarter (at least 2 ms) above the minimum: a queue stood all round.</summary>
+    private bool StandingQueue(in BbrRoundSignals r) =>
+        r.MinRttUs != long.MaxValue && r.MinRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000);
+
     private void UpdatePhase(long nowUs, long bytesInFlight, bool roundStart)
     {
-        if (Phase != BbrPhase.ProbeRtt && nowUs > _probeRttStampUs + ProbeRttIntervalUs && _minRttUs != long.MaxValue)
+        if (Phase != BbrPhase.ProbeRtt && _probeRttExpired && _minRttUs != long.MaxValue)
         {
             _priorCwnd = Math.Max(_priorCwnd, CongestionWindow);
             _probeRttDoneUs = 0;
@@ -264,9 +296,11 @@ internal sealed class BbrCongestionController : ICongestionController
                 EnterPhase(BbrPhase.ProbeCruise, nowUs, keepCycle: true);
                 break;
             case BbrPhase.ProbeRefill when roundStart && _round > _phaseStartRound:
+                _upStillGrowing = false;
+                _upLastRate = _maxBandwidth.Max;
                 EnterPhase(BbrPhase.ProbeUp, nowUs);
                 break;
-            case BbrPhase.ProbeUp when bytesInFlight >= Bdp(ProbeUpPacingGain) && nowUs - _phaseStartUs >= _minRttUs:
+            case BbrPhase.ProbeUp when bytesInFlight >= Bdp(ProbeUpPacingGain) && nowUs - _phaseStartUs >= _minRttUs && !_upStillGrowing:
                 EnterPhase(BbrPhase.ProbeDown, nowUs);
                 break;
             case BbrPhase.ProbeRtt:
@@ -293,7 +327,6 @@ internal sealed class BbrCongestionController : ICongestionController
         if (_probeRttRoundDone && nowUs >= _probeRttDoneUs)
         {
             _probeRttStampUs = nowUs;
-            _minRttStampUs = nowUs;
             CongestionWindow = Math.Max(CongestionWindow, _priorCwnd);
             _priorCwnd = 0;
             ResetLowerBounds();

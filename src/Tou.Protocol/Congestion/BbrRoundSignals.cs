@@ -28,10 +28,11 @@ internal struct BbrRoundSignals
         }
     }
 
-    public void AddLoss(long lostBytes, long inflightBeforeLoss)
+    /// <summary>Segments were lost; <paramref name="inflightAtSend"/> is the smallest in flight when one of them was sent.</summary>
+    public void AddLoss(long lostBytes, long inflightAtSend)
     {
         LostBytes += lostBytes;
         LossEvents++;
-        InflightAtLoss = Math.Max(InflightAtLoss, inflightBeforeLoss);
+        InflightAtLoss = InflightAtLoss == 0 ? inflightAtSend : Math.Min(InflightAtLoss, inflightAtSend);
     }
 }

@@ -30,8 +30,9 @@ internal interface ICongestionController
     /// <summary>Segments were declared lost (every time, in or out of recovery): model-based control counts loss per round.</summary>
     /// <param name="nowUs">Current time.</param>
     /// <param name="lostBytes">Data bytes newly declared lost.</param>
-    /// <param name="bytesInFlightBeforeLoss">Bytes in flight before they were taken out.</param>
-    void OnPacketsLost(long nowUs, long lostBytes, long bytesInFlightBeforeLoss)
+    /// <param name="inflightAtSend">Of the lost segments, the smallest number of bytes in flight just after one was sent:
+    /// more than the path could hold.</param>
+    void OnPacketsLost(long nowUs, long lostBytes, long inflightAtSend)
     {
     }
 
