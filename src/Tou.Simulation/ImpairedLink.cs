@@ -51,21 +51,11 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
             return 0;
         }
 
-        // Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.
         long departUs = nowUs;
-        if (p.RateBitsPerSecond > 0)
+        if (p.RateBitsPerSecond > 0 && !TryQueue(nowUs, datagram.Length, out departUs))
         {
-            long queuedBytes = (long)((_busyUntilUs - nowUs) * (p.RateBitsPerSecond / 8e6));
-            if (_busyUntilUs > nowUs && queuedBytes + datagram.Length > p.QueueLimitBytes)
-            {
-                stats.QueueDrops++;
-                return 0;
-            }
-
-            long serialisationUs = Math.Max(1, datagram.Length * 8_000_000L / p.RateBitsPerSecond);
-            QueueDelayObserver?.Invoke(Math.Max(0, _busyUntilUs - nowUs));
-            departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
-            _busyUntilUs = departUs;
+            stats.QueueDrops++;
+            return 0;
         }
 
         if (p.CorruptRate > 0 && random.NextDouble() < p.CorruptRate && datagram.Length > 0)
@@ -103,6 +93,24 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
         }
 
         return copies;
+    }
+
+    /// <summary>Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.</summary>
+    private bool TryQueue(long nowUs, int length, out long departUs)
+    {
+        var p = Profile;
+        departUs = nowUs;
+        long queuedBytes = (long)((_busyUntilUs - nowUs) * (p.RateBitsPerSecond / 8e6));
+        if (_busyUntilUs > nowUs && queuedBytes + length > p.QueueLimitBytes)
+        {
+            return false;
+        }
+
+        long serialisationUs = Math.Max(1, length * 8_000_000L / p.RateBitsPerSecond);
+        QueueDelayObserver?.Invoke(Math.Max(0, _busyUntilUs - nowUs));
+        departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
+        _busyUntilUs = departUs;
+        return true;
     }
 
     private static long TouTimeUs(TimeSpan span) => span.Ticks / TimeSpan.TicksPerMicrosecond;
