@@ -16,7 +16,8 @@ internal static class Sweep
     private static readonly int[] Rates = [10, 100, 1000];
     private static readonly int[] Rtts = [10, 50, 200];
     private static readonly double[] Losses = [0, 0.001, 0.01, 0.02, 0.05];
-    private const double ByteBudget = 300e6; // bytes a single-flow cell may carry: keeps the 1 Gbit/s cells affordable
+    private const double ByteBudget = 300e6; // bytes a 1 Gbit/s cell may carry: keeps those cells affordable
+    private const double MaxDurationS = 60;
 
     public static int Run(string[] args)
     {
@@ -129,7 +130,7 @@ internal static class Sweep
     {
         var cell = new SweepCell { Group = group, Name = name, RateBps = rateMbps * 1_000_000L, QueueBdp = buffer, Loss = loss, RttMs = [rtt], DurationS = 1 };
         double duration = Math.Max(2, 20 * cell.StartupEstimateS);
-        duration = Math.Min(duration, Math.Max(2, ByteBudget * 8 / cell.RateBps));
+        duration = Math.Min(duration, cell.RateBps > 100_000_000 ? Math.Max(2, ByteBudget * 8 / cell.RateBps) : MaxDurationS);
         return cell with { DurationS = Math.Ceiling(duration * 10) / 10 };
     }
 }
