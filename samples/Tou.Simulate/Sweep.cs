@@ -100,7 +100,7 @@ internal static class Sweep
 
         foreach (int rtt in Rtts)
         {
-            yield return Single("bursty", $"100M {rtt}ms GE(0.5%,30%,50%)", 100, rtt, 0, 1) with { Burst = (0.005, 0.3, 0.5) };
+            yield return Single("bursty", $"100M {rtt}ms GE 0.5%/30%/50%", 100, rtt, 0, 1) with { Burst = (0.005, 0.3, 0.5) };
         }
 
         foreach (int rtt in new[] { 10, 50 })
