@@ -6,7 +6,7 @@ namespace Tou.Protocol.Congestion;
 /// delivered and lost and the RTT range; a round whose loss rate passes 2% while a queue stands (or passes 15% at all:
 /// the threshold is bounded) is congestion. Random loss below that, or without a queue, leaves the rate alone — the
 /// point of a transport over UDP on lossy paths. Phases: Startup (pacing 2.77×, cwnd 2 BDP) until the bandwidth stops
-/// growing by 25% for three rounds, a round is congested, or the round's smallest RTT shows a standing queue; Drain;
+/// growing by 25% for three rounds, a round is congested, or the RTT rises while the bandwidth no longer doubles; Drain;
 /// ProbeBW cycling Down (0.9×), Cruise (1×, in flight under the learned bound less 15% headroom), Refill (one round,
 /// short-term bounds lifted) and Up (1.25×, raising the bound until congestion or 1.25 BDP in flight); ProbeRTT (half a
 /// BDP for 200 ms and a round) when the minimum RTT has not been seen for five seconds.
