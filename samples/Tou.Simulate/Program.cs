@@ -4,10 +4,16 @@ using Tou.Simulation;
 
 // Goodput of one TOU connection on a simulated path (virtual time: the figure does not depend on this
 // machine's speed). Usage:
-//   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc cubic|newreno|bbr] [--segments-per-ack 10] [--plain]
+//   dotnet run -c Release --project samples/Tou.Simulate -- sweep [--cc bbr,cubic] [--only <group>]   (the scenario sweep: build/sweep.sh)
+//   dotnet run -c Release --project samples/Tou.Simulate -- --loss 1 --rtt 50 --rate 100 --size 20 [--seed 1] [--cc bbr|cubic|newreno] [--segments-per-ack 10] [--plain]
+if (args.Length > 0 && args[0] == "sweep")
+{
+    return Tou.Simulate.Sweep.Run(args[1..]);
+}
+
 var settings = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
 {
-    ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "cubic", ["queue"] = "0", ["segments-per-ack"] = "10",
+    ["loss"] = "0", ["rtt"] = "50", ["rate"] = "100", ["size"] = "20", ["seed"] = "1", ["cc"] = "bbr", ["queue"] = "0", ["segments-per-ack"] = "10",
 };
 bool plain = false, both = false;
 for (int i = 0; i < args.Length; i++)
@@ -27,7 +33,7 @@ for (int i = 0; i < args.Length; i++)
     }
     else
     {
-        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc cubic|newreno|bbr --queue <KiB, 0 = one BDP> --segments-per-ack <n> --plain --both");
+        Console.Error.WriteLine($"Unknown or incomplete argument '{args[i]}'. Arguments: --loss <percent> --rtt <ms> --rate <Mbit/s> --size <MB> --seed <n> --cc bbr|cubic|newreno --queue <KiB, 0 = one BDP> --segments-per-ack <n> --plain --both");
         return 2;
     }
 }

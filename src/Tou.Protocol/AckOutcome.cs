@@ -43,6 +43,9 @@ internal readonly struct AckOutcome
     /// <summary>Bytes in flight before this pass declared anything lost (what the congestion event is told).</summary>
     public long BytesInFlightBeforeLoss { get; init; }
 
+    /// <summary>Of the segments newly declared lost, the smallest number of bytes in flight right after one was sent (0 if none).</summary>
+    public long LostInflightAtSend { get; init; }
+
     /// <summary>Delivery rate (bytes per second) over the newest delivered segment's flight, or 0.</summary>
     public double DeliveryRate { get; init; }
 

@@ -7,13 +7,16 @@ namespace Tou.Protocol;
 /// </summary>
 public enum CongestionControlAlgorithm
 {
-    /// <summary>RFC 9438 CUBIC with slow start (the default).</summary>
+    /// <summary>RFC 9438 CUBIC with slow start (the default until BBR v3-style control replaced it; it follows the Mathis
+    /// bound, so random loss of 1% cuts it to a few percent of a long fat path).</summary>
     Cubic,
 
     /// <summary>RFC 6582 NewReno with slow start.</summary>
     NewReno,
 
-    /// <summary>Model-based control after BBR (v1): paces at the measured bottleneck bandwidth and keeps about two
-    /// bandwidth-delay products in flight; random loss does not shrink its window, so it suits lossy paths.</summary>
+    /// <summary>The default. Model-based control after BBR v3: paces at the measured bottleneck bandwidth, bounds what is
+    /// in flight by the BDP and by bounds learned from loss per round; loss counts as congestion only above a bounded
+    /// threshold with a queue standing, so random loss does not cut the rate. (The BBR v1 controller of earlier versions
+    /// is gone; this value now selects its successor.)</summary>
     Bbr,
 }

@@ -45,6 +45,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
     private long _sampleFirstSentTimeAtSend;
     private long _sampleSentUs;
     private bool _sampleAppLimited;
+    private long _lostInflightAtSend = long.MaxValue; // smallest in-flight-at-send among the segments this pass declared lost
 
     /// <summary>Bytes sent and neither acknowledged, SACKed nor declared lost.</summary>
     public long BytesInFlight { get; private set; }
@@ -219,6 +220,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         }
 
         long inFlightBefore = BytesInFlight;
+        _lostInflightAtSend = long.MaxValue;
         var lost = (Segments: 0, Bytes: 0L);
         if (_sack)
         {
@@ -251,6 +253,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
             LostBytes = lost.Bytes,
             RecoveryStarted = recoveryStarted,
             BytesInFlightBeforeLoss = inFlightBefore,
+            LostInflightAtSend = lost.Segments > 0 ? _lostInflightAtSend : 0,
         };
     }
 
@@ -301,6 +304,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         seg.DeliveredAtSend = _delivered;
         seg.DeliveredTimeAtSend = _deliveredTimeUs;
         seg.FirstSentTimeAtSend = _firstSentTimeUs;
+        seg.InflightAtSend = BytesInFlight + seg.Length;
         seg.State = appLimited ? seg.State | SegmentState.AppLimited : seg.State & ~SegmentState.AppLimited;
     }
 
@@ -523,6 +527,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         }
 
         seg.State = (seg.State | SegmentState.Lost) & ~SegmentState.InFlight;
+        _lostInflightAtSend = Math.Min(_lostInflightAtSend, seg.InflightAtSend);
         lost.Segments++;
         lost.Bytes += seg.Length;
     }

@@ -12,6 +12,9 @@ internal struct SentSegment
     public long DeliveredTimeAtSend;
     public long FirstSentTimeAtSend;
 
+    // Bytes in flight once this segment was (last) sent: a loss says the path could not hold that much.
+    public long InflightAtSend;
+
     public readonly long End => Offset + Length + ((State & SegmentState.Fin) != 0 ? 1 : 0);
 
     public readonly bool Is(SegmentState flag) => (State & flag) != 0;

@@ -417,6 +417,11 @@ public sealed partial class TouConnection
     private void ApplyLosses(long nowUs, in AckOutcome outcome)
     {
         Stats.SegmentsLost += outcome.LostSegments;
+        if (outcome.LostBytes > 0)
+        {
+            _congestion.OnPacketsLost(nowUs, outcome.LostBytes, outcome.LostInflightAtSend);
+        }
+
         if (outcome.RecoveryStarted)
         {
             _congestion.OnCongestionEvent(nowUs, outcome.BytesInFlightBeforeLoss);

@@ -99,9 +99,10 @@ public sealed class TouOptions
     /// </summary>
     public int SegmentsPerAck { get; set; } = 10;
 
-    /// <summary>The congestion controller every new connection uses: CUBIC (the default), NewReno or BBR (better on
-    /// lossy paths; see docs/protocol.md §7). Only these built-in controllers can be chosen.</summary>
-    public CongestionControlAlgorithm CongestionControl { get; set; } = CongestionControlAlgorithm.Cubic;
+    /// <summary>The congestion controller every new connection uses: BBR (the default: holds its rate under random loss and
+    /// keeps queues short), CUBIC or NewReno (see docs/protocol.md §7 and docs/performance.md for the sweep behind the
+    /// choice). Only these built-in controllers can be chosen.</summary>
+    public CongestionControlAlgorithm CongestionControl { get; set; } = CongestionControlAlgorithm.Bbr;
 
     /// <summary>Spread a window's worth of packets over a round trip instead of sending it in one burst.</summary>
     public bool EnablePacing { get; set; } = true;

@@ -10,8 +10,13 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
     private long _busyUntilUs;
     private bool _inBurst;
 
-    /// <summary>What this link does to datagrams.</summary>
-    public LinkProfile Profile { get; } = profile ?? throw new ArgumentNullException(nameof(profile));
+    /// <summary>What this link does to datagrams. Setting it mid-run (a bandwidth step, say) keeps what is queued:
+    /// datagrams already admitted leave as scheduled, later ones see the new profile.</summary>
+    public LinkProfile Profile { get; set; } = profile ?? throw new ArgumentNullException(nameof(profile));
+
+    /// <summary>Told, for every datagram the rate limit admits, how long it waits behind the queue (µs, serialisation
+    /// excluded): the queueing delay a flow adds to its own and others' RTT.</summary>
+    public Action<long>? QueueDelayObserver { get; set; }
 
     /// <summary>
     /// Admits one datagram sent at <paramref name="nowUs"/>: returns how many copies arrive (0 when lost or
@@ -46,20 +51,11 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
             return 0;
         }
 
-        // Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.
         long departUs = nowUs;
-        if (p.RateBitsPerSecond > 0)
+        if (p.RateBitsPerSecond > 0 && !TryQueue(nowUs, datagram.Length, out departUs))
         {
-            long queuedBytes = (long)((_busyUntilUs - nowUs) * (p.RateBitsPerSecond / 8e6));
-            if (_busyUntilUs > nowUs && queuedBytes + datagram.Length > p.QueueLimitBytes)
-            {
-                stats.QueueDrops++;
-                return 0;
-            }
-
-            long serialisationUs = Math.Max(1, datagram.Length * 8_000_000L / p.RateBitsPerSecond);
-            departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
-            _busyUntilUs = departUs;
+            stats.QueueDrops++;
+            return 0;
         }
 
         if (p.CorruptRate > 0 && random.NextDouble() < p.CorruptRate && datagram.Length > 0)
@@ -97,6 +93,24 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
         }
 
         return copies;
+    }
+
+    /// <summary>Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.</summary>
+    private bool TryQueue(long nowUs, int length, out long departUs)
+    {
+        var p = Profile;
+        departUs = nowUs;
+        long queuedBytes = (long)((_busyUntilUs - nowUs) * (p.RateBitsPerSecond / 8e6));
+        if (_busyUntilUs > nowUs && queuedBytes + length > p.QueueLimitBytes)
+        {
+            return false;
+        }
+
+        long serialisationUs = Math.Max(1, length * 8_000_000L / p.RateBitsPerSecond);
+        QueueDelayObserver?.Invoke(Math.Max(0, _busyUntilUs - nowUs));
+        departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
+        _busyUntilUs = departUs;
+        return true;
     }
 
     private static long TouTimeUs(TimeSpan span) => span.Ticks / TimeSpan.TicksPerMicrosecond;

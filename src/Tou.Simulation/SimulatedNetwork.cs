@@ -15,7 +15,7 @@ public sealed class SimulatedNetwork
     private readonly Random _random;
     private readonly Dictionary<SocketAddress, TouEndpoint> _nodes = new();
     private readonly List<(SocketAddress Address, TouEndpoint Endpoint)> _nodeList = new();
-    private readonly Dictionary<(SocketAddress From, SocketAddress To), ImpairedLink> _links = new();
+    private readonly Dictionary<(SocketAddress From, SocketAddress To), (ImpairedLink Link, long ExtraDelayUs)> _links = new();
     private readonly PriorityQueue<Delivery, (long At, long Seq)> _inFlight = new();
     private readonly byte[] _buffer = new byte[65_536];
     private long _sequence;
@@ -57,7 +57,20 @@ public sealed class SimulatedNetwork
 
     /// <summary>Sets what the one-way link from <paramref name="from"/> to <paramref name="to"/> does to datagrams
     /// (a pair without a link set gets <see cref="LinkProfile.Perfect"/>). Replacing a link forgets its queue.</summary>
-    public void SetLink(SocketAddress from, SocketAddress to, LinkProfile profile) => _links[(from, to)] = new ImpairedLink(profile, _random, Stats);
+    public void SetLink(SocketAddress from, SocketAddress to, LinkProfile profile) => _links[(from, to)] = (CreateLink(profile), 0);
+
+    /// <summary>A link drawing on this network's random numbers and counting in its <see cref="Stats"/>, to be shared by
+    /// several pairs with <see cref="SetLink(SocketAddress, SocketAddress, ImpairedLink, TimeSpan)"/>.</summary>
+    public ImpairedLink CreateLink(LinkProfile profile) => new(profile, _random, Stats);
+
+    /// <summary>Routes the one-way link from <paramref name="from"/> to <paramref name="to"/> through <paramref name="link"/>,
+    /// which other pairs may share (one bottleneck queue for several flows), adding <paramref name="extraDelay"/> of
+    /// propagation for this pair alone (flows with different RTTs on one bottleneck).</summary>
+    public void SetLink(SocketAddress from, SocketAddress to, ImpairedLink link, TimeSpan extraDelay)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        _links[(from, to)] = (link, extraDelay.Ticks / TimeSpan.TicksPerMicrosecond);
+    }
 
     /// <summary>Sets both directions between <paramref name="a"/> and <paramref name="b"/> to <paramref name="profile"/> (two independent links).</summary>
     public void SetPath(SocketAddress a, SocketAddress b, LinkProfile profile)
@@ -179,6 +192,13 @@ public sealed class SimulatedNetwork
         }
     }
 
+    /// <summary>Lets the application act and sends what it queued, without advancing the clock.</summary>
+    internal void ActNow()
+    {
+        BeforeStep?.Invoke();
+        DrainAll();
+    }
+
     private void DrainAll()
     {
         foreach (var (address, endpoint) in _nodeList)
@@ -200,16 +220,16 @@ public sealed class SimulatedNetwork
     {
         Stats.Sent++;
         Observer?.Invoke(from, to, datagram.ToArray());
-        if (!_links.TryGetValue((from, to), out var link))
+        if (!_links.TryGetValue((from, to), out var route))
         {
-            link = new ImpairedLink(LinkProfile.Perfect, _random, Stats);
-            _links[(CopyOf(from), CopyOf(to))] = link;
+            route = (CreateLink(LinkProfile.Perfect), 0);
+            _links[(CopyOf(from), CopyOf(to))] = route;
         }
 
         var copy = ArrayPool<byte>.Shared.Rent(datagram.Length);
         datagram.CopyTo(copy);
         Span<long> arrivals = stackalloc long[2];
-        int copies = link.Admit(NowUs, copy.AsSpan(0, datagram.Length), arrivals);
+        int copies = route.Link.Admit(NowUs, copy.AsSpan(0, datagram.Length), arrivals);
         for (int c = 0; c < copies; c++)
         {
             var data = copy;
@@ -219,7 +239,7 @@ public sealed class SimulatedNetwork
                 copy.AsSpan(0, datagram.Length).CopyTo(data);
             }
 
-            _inFlight.Enqueue(new Delivery(from, to, data, datagram.Length), (arrivals[c], _sequence++));
+            _inFlight.Enqueue(new Delivery(from, to, data, datagram.Length), (arrivals[c] + route.ExtraDelayUs, _sequence++));
         }
 
         if (copies == 0)

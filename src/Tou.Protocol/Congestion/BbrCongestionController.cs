@@ -1,72 +1,120 @@
 namespace Tou.Protocol.Congestion;
 
 /// <summary>
-/// Model-based congestion control after BBR v1: estimate the bottleneck bandwidth (windowed maximum of
-/// delivery-rate samples over ten round trips) and the path's minimum RTT (windowed over ten seconds),
-/// pace at a gain times that bandwidth and keep about two bandwidth-delay products in flight. Random loss
-/// does not shrink the window — on lossy paths that is the point (anchors.md: Reno and CUBIC collapse on
-/// random loss). Phases: Startup (gain 2.89) until the bandwidth stops growing by 25% for three rounds,
-/// Drain, then ProbeBW cycling pacing gains 1.25, 0.75, 1×6 one min RTT each, and ProbeRTT (four segments
-/// for 200 ms) when the minimum RTT is ten seconds old.
+/// Model-based congestion control after BBR v3 (draft-ietf-ccwg-bbr): pacing at the measured bottleneck bandwidth is the
+/// main control, with in flight bounded by a BDP multiple and by bounds learned from loss. Per round trip it counts bytes
+/// delivered and lost and the RTT range; a round whose loss rate passes 2% while a queue stands (or passes 15% at all:
+/// the threshold is bounded) is congestion. Random loss below that, or without a queue, leaves the rate alone — the
+/// point of a transport over UDP on lossy paths. Phases: Startup (pacing 2.77×, cwnd 2 BDP) until the bandwidth stops
+/// growing by 25% for three rounds, a round is congested, or the RTT rises while the bandwidth no longer doubles; Drain;
+/// ProbeBW cycling Down (0.9×), Cruise (1×, in flight under the learned bound less 15% headroom), Refill (one round,
+/// short-term bounds lifted) and Up (1.25×, raising the bound until congestion or 1.25 BDP in flight); ProbeRTT (half a
+/// BDP for 200 ms and a round) when the minimum RTT has not been seen for five seconds.
 /// </summary>
 internal sealed class BbrCongestionController : ICongestionController
 {
-    private const double HighGain = 2.885;
+    private const double StartupPacingGain = 2.77;
+    private const double DrainPacingGain = 0.35;
     private const double CwndGain = 2.0;
-    private const int BandwidthWindowRounds = 10;
+    private const double ProbeUpCwndGain = 2.25;
+    private const double ProbeDownPacingGain = 0.9;
+    private const double ProbeUpPacingGain = 1.25;
+    private const double PacingMargin = 0.99;
+    private const double LossThreshold = 0.02;
+    private const double HeavyLossThreshold = 0.15;
+    private const double Beta = 0.7;
+    private const double Headroom = 0.15;
+    private const double FullBandwidthGrowth = 1.25;
+    private const int FullBandwidthRounds = 3;
     private const long MinRttWindowUs = 10_000_000;
+    private const long ProbeRttIntervalUs = 5_000_000;
     private const long ProbeRttDurationUs = 200_000;
-    private static readonly double[] CycleGains = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
+    private const double ProbeRttCwndGain = 0.5;
+    private const double UpGrowth = 1.1;
+    private const double StartupSlowedGrowth = 1.5;
+    private const int ProbeWaitMinRounds = 6;
+    private const int ProbeWaitSpreadRounds = 5;
 
     private int _mss;
-    private readonly double[] _bandwidthByRound = new double[BandwidthWindowRounds];
-    private readonly long[] _roundOfSlot = new long[BandwidthWindowRounds];
-    private Mode _mode = Mode.Startup;
+    private BbrBandwidthFilter _maxBandwidth;
+    private BbrRoundSignals _signals = BbrRoundSignals.Empty;
     private long _round;
     private long _nextRoundDelivered;
-    private double _bandwidth;          // bytes per second
     private long _minRttUs = long.MaxValue;
     private long _minRttStampUs;
-    private double _fullBandwidth;
-    private int _fullBandwidthRounds;
-    private bool _filledPipe;
-    private int _cycleIndex;
-    private long _cycleStampUs;
+    private long _probeRttStampUs;
+    private long _probeRttMinUs = long.MaxValue;
+    private bool _probeRttExpired;
     private long _probeRttDoneUs;
-    private double _pacingGain = HighGain;
+    private bool _probeRttRoundDone;
+    private long _priorCwnd;
+    private double _fullBandwidth;
+    private int _fullBandwidthCount;
+    private bool _filledPipe;
+    private long _phaseStartUs;
+    private long _phaseStartRound;
+    private int _probeWaitRounds = ProbeWaitMinRounds;
+    private uint _random;
+    private bool _upStillGrowing;
+    private double _upLastRate;
+
+    // Long-term bound from loss while probing; short-term bounds from congestion while cruising (cut by Beta per round).
+    private long _inflightHigh = long.MaxValue;
+    private double _bandwidthLow = double.MaxValue;
+    private long _inflightLow = long.MaxValue;
 
     public BbrCongestionController(int mss)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(mss, 1);
         _mss = mss;
         CongestionWindow = (long)NewRenoCongestionController.InitialWindowSegments * mss;
-        Array.Fill(_roundOfSlot, -1);
-    }
-
-    private enum Mode
-    {
-        Startup,
-        Drain,
-        ProbeBandwidth,
-        ProbeRtt,
     }
 
     public long CongestionWindow { get; private set; }
 
-    public bool InSlowStart => _mode == Mode.Startup;
+    public bool InSlowStart => Phase == BbrPhase.Startup;
 
     public bool WantsAcksInRecovery => true;
 
-    /// <summary>Pacing rate in bytes per second (0 until the first bandwidth sample).</summary>
-    public double PacingRate => _bandwidth > 0 ? _pacingGain * _bandwidth : 0;
+    /// <summary>The state machine's phase.</summary>
+    public BbrPhase Phase { get; private set; } = BbrPhase.Startup;
 
-    /// <summary>The current bottleneck bandwidth estimate, bytes per second.</summary>
-    public double BottleneckBandwidth => _bandwidth;
+    /// <summary>Pacing rate in bytes per second (0 until the first bandwidth sample: the pacer then uses the window).</summary>
+    public double PacingRate => Bandwidth > 0 ? PacingGain * Bandwidth * PacingMargin : 0;
+
+    /// <summary>The bottleneck bandwidth estimate (the maximum filter), bytes per second.</summary>
+    public double BottleneckBandwidth => _maxBandwidth.Max;
+
+    /// <summary>The long-term in-flight bound learned from loss (long.MaxValue while none).</summary>
+    public long InflightHigh => _inflightHigh;
+
+    /// <summary>The short-term bandwidth bound (double.MaxValue while none).</summary>
+    public double BandwidthLow => _bandwidthLow;
+
+    /// <summary>The minimum RTT, µs.</summary>
+    public long MinRttUs => _minRttUs;
+
+    /// <summary>The bandwidth paced at: the estimate capped by the short-term bound.</summary>
+    private double Bandwidth => Math.Min(_maxBandwidth.Max, _bandwidthLow);
+
+    private double PacingGain => Phase switch
+    {
+        BbrPhase.Startup => StartupPacingGain,
+        BbrPhase.Drain => DrainPacingGain,
+        BbrPhase.ProbeDown => ProbeDownPacingGain,
+        BbrPhase.ProbeUp => ProbeUpPacingGain,
+        _ => 1,
+    };
 
     private long MinimumWindow => 4L * _mss;
 
     public void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in AckSample sample)
     {
+        if (_random == 0)
+        {
+            _random = (uint)(nowUs ^ (nowUs >> 32)) | 1; // flows that start apart probe apart
+        }
+
         bool roundStart = false;
         if (sample.PriorDelivered >= _nextRoundDelivered)
         {
@@ -75,132 +123,36 @@ internal sealed class BbrCongestionController : ICongestionController
             roundStart = true;
         }
 
-        // Bandwidth: windowed maximum per round; an app-limited sample counts only if it raises the estimate.
-        if (sample.DeliveryRate > 0 && (!sample.AppLimited || sample.DeliveryRate >= _bandwidth))
+        UpdateMinRtt(nowUs, sample.LatestUs);
+        if (sample.DeliveryRate > 0 && (!sample.AppLimited || sample.DeliveryRate >= _maxBandwidth.Max))
         {
-            int slot = (int)(_round % BandwidthWindowRounds);
-            if (_roundOfSlot[slot] != _round)
-            {
-                _roundOfSlot[slot] = _round;
-                _bandwidthByRound[slot] = 0;
-            }
-
-            _bandwidthByRound[slot] = Math.Max(_bandwidthByRound[slot], sample.DeliveryRate);
+            _maxBandwidth.Update(sample.DeliveryRate);
         }
 
-        _bandwidth = 0;
-        for (int i = 0; i < BandwidthWindowRounds; i++)
+        if (roundStart)
         {
-            if (_roundOfSlot[i] > _round - BandwidthWindowRounds)
-            {
-                _bandwidth = Math.Max(_bandwidth, _bandwidthByRound[i]);
-            }
+            EndRound(nowUs, sample.AppLimited);
+            _signals = BbrRoundSignals.Empty;
         }
 
-        // Minimum RTT over ten seconds; its expiry triggers ProbeRTT.
-        bool minRttExpired = _minRttUs != long.MaxValue && nowUs > _minRttStampUs + MinRttWindowUs;
-        if (sample.LatestUs > 0 && (sample.LatestUs <= _minRttUs || minRttExpired))
-        {
-            _minRttUs = sample.LatestUs;
-            _minRttStampUs = nowUs;
-        }
-
-        if (roundStart && !_filledPipe && sample.DeliveryRate > 0 && !sample.AppLimited)
-        {
-            if (_bandwidth >= _fullBandwidth * 1.25)
-            {
-                _fullBandwidth = _bandwidth;
-                _fullBandwidthRounds = 0;
-            }
-            else if (++_fullBandwidthRounds >= 3)
-            {
-                _filledPipe = true;
-            }
-        }
-
-        UpdateMode(nowUs, sample.BytesInFlight, minRttExpired);
-        UpdateWindow(ackedBytes);
+        _signals.AddAck(ackedBytes, sample.LatestUs, sample.AppLimited ? 0 : sample.DeliveryRate);
+        UpdatePhase(nowUs, sample.BytesInFlight, roundStart);
+        UpdateWindow(ackedBytes, windowLimited);
     }
 
-    private void UpdateMode(long nowUs, long bytesInFlight, bool minRttExpired)
-    {
-        switch (_mode)
-        {
-            case Mode.Startup when _filledPipe:
-                _mode = Mode.Drain;
-                _pacingGain = 1 / HighGain;
-                break;
-            case Mode.Drain when bytesInFlight <= Bdp():
-                EnterProbeBandwidth(nowUs);
-                break;
-            case Mode.ProbeBandwidth when _minRttUs != long.MaxValue && nowUs - _cycleStampUs > _minRttUs:
-                _cycleIndex = (_cycleIndex + 1) % CycleGains.Length;
-                _cycleStampUs = nowUs;
-                _pacingGain = CycleGains[_cycleIndex];
-                break;
-            case Mode.ProbeRtt when nowUs >= _probeRttDoneUs:
-                _minRttStampUs = nowUs;
-                if (_filledPipe)
-                {
-                    EnterProbeBandwidth(nowUs);
-                }
-                else
-                {
-                    _mode = Mode.Startup;
-                    _pacingGain = HighGain;
-                }
+    public void OnPacketsLost(long nowUs, long lostBytes, long inflightAtSend) =>
+        _signals.AddLoss(lostBytes, inflightAtSend);
 
-                break;
-        }
-
-        if (minRttExpired && _mode != Mode.ProbeRtt)
-        {
-            _mode = Mode.ProbeRtt;
-            _pacingGain = 1;
-            _probeRttDoneUs = nowUs + ProbeRttDurationUs;
-        }
-    }
-
-    private void EnterProbeBandwidth(long nowUs)
-    {
-        _mode = Mode.ProbeBandwidth;
-        _cycleIndex = 2; // start cruising; the probe-up phase comes round within a cycle
-        _cycleStampUs = nowUs;
-        _pacingGain = CycleGains[_cycleIndex];
-    }
-
-    /// <summary>Bandwidth-delay product in bytes (0 before both are known).</summary>
-    private long Bdp() => _bandwidth <= 0 || _minRttUs == long.MaxValue ? 0 : (long)(_bandwidth * _minRttUs / 1e6);
-
-    private void UpdateWindow(long ackedBytes)
-    {
-        if (_mode == Mode.ProbeRtt)
-        {
-            CongestionWindow = MinimumWindow;
-            return;
-        }
-
-        long bdp = Bdp();
-        if (bdp == 0)
-        {
-            CongestionWindow += ackedBytes; // no model yet: grow like slow start
-            return;
-        }
-
-        double gain = _mode == Mode.Startup ? HighGain : CwndGain;
-        long target = (long)(gain * bdp) + (3L * _mss);
-        CongestionWindow = _filledPipe
-            ? Math.Min(CongestionWindow + ackedBytes, target)
-            : CongestionWindow + ackedBytes;
-        CongestionWindow = Math.Max(CongestionWindow, MinimumWindow);
-    }
-
-    /// <summary>Random loss is not congestion to BBR; its model already bounds what is in flight.</summary>
+    /// <summary>BBR reads loss per round (<see cref="OnPacketsLost"/>), not per recovery episode.</summary>
     public void OnCongestionEvent(long nowUs, long bytesInFlight)
     {
     }
 
-    public void OnRetransmissionTimeout(long nowUs) => CongestionWindow = MinimumWindow;
+    public void OnRetransmissionTimeout(long nowUs)
+    {
+        _priorCwnd = Math.Max(_priorCwnd, CongestionWindow);
+        CongestionWindow = MinimumWindow;
+    }
 
     public void UndoCongestionEvent()
     {
@@ -210,5 +162,245 @@ internal sealed class BbrCongestionController : ICongestionController
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(mss, 1);
         _mss = mss;
+    }
+
+    /// <summary>Bandwidth-delay product in bytes at <paramref name="gain"/> (0 before both are known).</summary>
+    private long Bdp(double gain = 1) =>
+        _maxBandwidth.Max <= 0 || _minRttUs == long.MaxValue ? 0 : (long)(gain * _maxBandwidth.Max * _minRttUs / 1e6);
+
+    /// <summary>
+    /// Two minimum filters: the ProbeRTT one over five seconds (its expiry sends the flow to ProbeRTT) and the model's
+    /// over ten, which takes the five-second one when that is lower or the ten seconds are up — so a queue that another
+    /// flow never lets drain becomes part of the path instead of starving this flow of window.
+    /// </summary>
+    private void UpdateMinRtt(long nowUs, long rttUs)
+    {
+        if (rttUs <= 0)
+        {
+            return;
+        }
+
+        _probeRttExpired = nowUs > _probeRttStampUs + ProbeRttIntervalUs;
+        if (rttUs <= _probeRttMinUs || _probeRttExpired)
+        {
+            _probeRttMinUs = rttUs;
+            _probeRttStampUs = nowUs;
+        }
+
+        if (_probeRttMinUs <= _minRttUs || nowUs > _minRttStampUs + MinRttWindowUs)
+        {
+            _minRttUs = _probeRttMinUs;
+            _minRttStampUs = _probeRttStampUs;
+        }
+    }
+
+    /// <summary>
+    /// A round trip ended: read its signals. Congestion is a loss rate above the threshold with a queue standing (the
+    /// round's largest RTT above the minimum by an eighth), or above the bounded heavy-loss threshold at all.
+    /// </summary>
+    private void EndRound(long nowUs, bool appLimited)
+    {
+        var r = _signals;
+        if (_minRttUs == long.MaxValue || r.DeliveredBytes + r.LostBytes == 0)
+        {
+            return;
+        }
+
+        bool queue = r.MaxRttUs > _minRttUs + Math.Max(_minRttUs / 8, 1_000);
+        bool congested = r.LossEvents >= 2 && r.LossRate > LossThreshold && (queue || r.LossRate > HeavyLossThreshold);
+        switch (Phase)
+        {
+            case BbrPhase.Startup:
+                EndStartupRound(nowUs, r, congested, appLimited);
+                break;
+            case BbrPhase.ProbeUp or BbrPhase.ProbeRefill when congested:
+                // The bound never drops below what cruising at the estimated bandwidth needs: random loss that
+                // happens to fall in a probe ends the probe, it does not cut the rate (yielding is the lower bounds' job).
+                _inflightHigh = Math.Max(r.InflightAtLoss, (long)(Bdp() / (1 - Headroom)) + (4L * _mss));
+                EnterPhase(BbrPhase.ProbeDown, nowUs);
+                break;
+            case BbrPhase.ProbeUp:
+                // More capacity answered the probe (the rate grew by a tenth in a round): keep probing up, so a link
+                // that got faster is found in a few rounds rather than a few cycles.
+                _upStillGrowing = r.MaxDeliveryRate >= UpGrowth * _upLastRate;
+                _upLastRate = r.MaxDeliveryRate;
+                break;
+            case BbrPhase.ProbeDown or BbrPhase.ProbeCruise when congested:
+                double bandwidthLow = _bandwidthLow == double.MaxValue ? _maxBandwidth.Max : _bandwidthLow;
+                _bandwidthLow = Math.Max(r.MaxDeliveryRate, Beta * bandwidthLow);
+                long inflightLow = _inflightLow == long.MaxValue ? CongestionWindow : _inflightLow;
+                _inflightLow = Math.Max(r.DeliveredBytes, (long)(Beta * inflightLow));
+                break;
+        }
+    }
+
+    /// <summary>Startup ends when the bandwidth plateaus, a round is congested, or the round's smallest RTT shows a queue.</summary>
+    private void EndStartupRound(long nowUs, in BbrRoundSignals r, bool congested, bool appLimited)
+    {
+        bool grew = true, slowed = false;
+        if (!appLimited)
+        {
+            grew = _maxBandwidth.Max >= _fullBandwidth * FullBandwidthGrowth;
+            slowed = _maxBandwidth.Max < _fullBandwidth * StartupSlowedGrowth;
+            if (grew)
+            {
+                _fullBandwidth = _maxBandwidth.Max;
+                _fullBandwidthCount = 0;
+            }
+            else
+            {
+                _fullBandwidthCount++;
+            }
+        }
+
+        // A queue that grows while the bandwidth does not is this flow overshooting: no need to wait three rounds. A
+        // round whose RTT rose by a quarter while the bandwidth grew by less than half (Startup doubles it) means the
+        // pipe is full and the next round would only queue. While the bandwidth still doubles, the queue is someone
+        // else's and Startup goes on.
+        bool queueGrowing = (!grew && StandingQueue(r)) || (slowed && r.MaxRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000));
+        if (congested)
+        {
+            _inflightHigh = Math.Max(Bdp(), r.DeliveredBytes);
+        }
+
+        if (congested || queueGrowing || _fullBandwidthCount >= FullBandwidthRounds)
+        {
+            _filledPipe = true;
+            EnterPhase(BbrPhase.Drain, nowUs);
+        }
+    }
+
+    /// <summary>Even the round's smallest RTT was a quarter (at least 2 ms) above the minimum: a queue stood all round.</summary>
+    private bool StandingQueue(in BbrRoundSignals r) =>
+        r.MinRttUs != long.MaxValue && r.MinRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000);
+
+    private void UpdatePhase(long nowUs, long bytesInFlight, bool roundStart)
+    {
+        if (Phase != BbrPhase.ProbeRtt && _probeRttExpired && _minRttUs != long.MaxValue)
+        {
+            _priorCwnd = Math.Max(_priorCwnd, CongestionWindow);
+            _probeRttDoneUs = 0;
+            EnterPhase(BbrPhase.ProbeRtt, nowUs);
+        }
+
+        switch (Phase)
+        {
+            case BbrPhase.Drain when bytesInFlight <= Bdp():
+                EnterPhase(BbrPhase.ProbeDown, nowUs);
+                break;
+            case BbrPhase.ProbeDown when TimeToProbe():
+            case BbrPhase.ProbeCruise when TimeToProbe():
+                StartRefill(nowUs);
+                break;
+            case BbrPhase.ProbeDown when bytesInFlight <= Math.Min(Bdp(), HeadroomBound()):
+                EnterPhase(BbrPhase.ProbeCruise, nowUs, keepCycle: true);
+                break;
+            case BbrPhase.ProbeRefill when roundStart && _round > _phaseStartRound:
+                _upStillGrowing = false;
+                _upLastRate = _maxBandwidth.Max;
+                EnterPhase(BbrPhase.ProbeUp, nowUs);
+                break;
+            case BbrPhase.ProbeUp when bytesInFlight >= Bdp(ProbeUpPacingGain) && nowUs - _phaseStartUs >= _minRttUs && !_upStillGrowing:
+                EnterPhase(BbrPhase.ProbeDown, nowUs);
+                break;
+            case BbrPhase.ProbeRtt:
+                UpdateProbeRtt(nowUs, bytesInFlight, roundStart);
+                break;
+        }
+    }
+
+    private void UpdateProbeRtt(long nowUs, long bytesInFlight, bool roundStart)
+    {
+        if (_probeRttDoneUs == 0)
+        {
+            if (bytesInFlight <= ProbeRttWindow())
+            {
+                _probeRttDoneUs = nowUs + ProbeRttDurationUs;
+                _probeRttRoundDone = false;
+                _phaseStartRound = _round;
+            }
+
+            return;
+        }
+
+        _probeRttRoundDone |= roundStart && _round > _phaseStartRound;
+        if (_probeRttRoundDone && nowUs >= _probeRttDoneUs)
+        {
+            _probeRttStampUs = nowUs;
+            CongestionWindow = Math.Max(CongestionWindow, _priorCwnd);
+            _priorCwnd = 0;
+            ResetLowerBounds();
+            EnterPhase(_filledPipe ? BbrPhase.ProbeDown : BbrPhase.Startup, nowUs);
+        }
+    }
+
+    /// <summary>Cruising lasts a few rounds, a pseudo-random number of them so that flows sharing a link do not probe in step.</summary>
+    private bool TimeToProbe() => _round - _phaseStartRound >= _probeWaitRounds;
+
+    private void StartRefill(long nowUs)
+    {
+        ResetLowerBounds();
+        _maxBandwidth.Advance();
+        _random ^= _random << 13;
+        _random ^= _random >> 17;
+        _random ^= _random << 5;
+        _probeWaitRounds = ProbeWaitMinRounds + (int)(_random % ProbeWaitSpreadRounds);
+        EnterPhase(BbrPhase.ProbeRefill, nowUs);
+    }
+
+    private void ResetLowerBounds()
+    {
+        _bandwidthLow = double.MaxValue;
+        _inflightLow = long.MaxValue;
+    }
+
+    /// <summary>Enters <paramref name="phase"/>; a ProbeBW cycle (the cruise wait) counts from ProbeDown unless kept.</summary>
+    private void EnterPhase(BbrPhase phase, long nowUs, bool keepCycle = false)
+    {
+        Phase = phase;
+        _phaseStartUs = nowUs;
+        if (!keepCycle)
+        {
+            _phaseStartRound = _round;
+        }
+    }
+
+    private long HeadroomBound() => _inflightHigh == long.MaxValue ? long.MaxValue : (long)(_inflightHigh * (1 - Headroom));
+
+    private long ProbeRttWindow() => Math.Max((long)(ProbeRttCwndGain * Bdp()), MinimumWindow);
+
+    private void UpdateWindow(long ackedBytes, bool windowLimited)
+    {
+        long bdp = Bdp();
+        if (bdp == 0)
+        {
+            CongestionWindow += ackedBytes; // no model yet: grow like slow start
+            return;
+        }
+
+        double gain = Phase == BbrPhase.ProbeUp ? ProbeUpCwndGain : CwndGain;
+        long target = (long)(gain * bdp) + (4L * _mss);
+        if (_filledPipe)
+        {
+            CongestionWindow = Math.Min(CongestionWindow + ackedBytes, target);
+        }
+        else if (CongestionWindow < target)
+        {
+            CongestionWindow += ackedBytes;
+        }
+
+        // ProbeUp raises the loss-learned bound by a quarter a round while the window is what limits sending.
+        if (Phase == BbrPhase.ProbeUp && windowLimited && _inflightHigh != long.MaxValue && CongestionWindow >= _inflightHigh)
+        {
+            _inflightHigh += Math.Max(ackedBytes / 4, 1);
+        }
+
+        bool probing = Phase is BbrPhase.Startup or BbrPhase.ProbeRefill or BbrPhase.ProbeUp;
+        long bound = Math.Min(probing ? _inflightHigh : HeadroomBound(), _inflightLow);
+        CongestionWindow = Math.Max(Math.Min(CongestionWindow, bound), MinimumWindow);
+        if (Phase == BbrPhase.ProbeRtt)
+        {
+            CongestionWindow = Math.Min(CongestionWindow, ProbeRttWindow());
+        }
     }
 }

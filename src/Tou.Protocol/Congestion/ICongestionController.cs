@@ -27,6 +27,15 @@ internal interface ICongestionController
     /// <param name="rtt">Round-trip times: latest sample (0 when this ACK gave none), smoothed, smallest.</param>
     void OnAcked(long nowUs, long ackedBytes, bool windowLimited, in AckSample rtt);
 
+    /// <summary>Segments were declared lost (every time, in or out of recovery): model-based control counts loss per round.</summary>
+    /// <param name="nowUs">Current time.</param>
+    /// <param name="lostBytes">Data bytes newly declared lost.</param>
+    /// <param name="inflightAtSend">Of the lost segments, the smallest number of bytes in flight just after one was sent:
+    /// more than the path could hold.</param>
+    void OnPacketsLost(long nowUs, long lostBytes, long inflightAtSend)
+    {
+    }
+
     /// <summary>Loss was detected (the start of a recovery episode).</summary>
     void OnCongestionEvent(long nowUs, long bytesInFlight);
 

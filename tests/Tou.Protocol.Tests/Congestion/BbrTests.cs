@@ -3,62 +3,134 @@ using Tou.Simulation;
 
 namespace Tou.Protocol.Tests.Congestion;
 
+/// <summary>The BBR v3-style controller's state machine, fed synthetic rounds, and its behaviour on simulated paths.</summary>
 public class BbrTests
 {
     private const int Mss = 1000;
+    private const double Rate = 12_500_000; // 100 Mbit/s
+    private const long Rtt = 40_000;
+    private const long Bdp = (long)(Rate * Rtt / 1e6);
 
-    /// <summary>Feeds a steady path: the bottleneck delivers <paramref name="bytesPerSecond"/> with <paramref name="rttUs"/> RTT.</summary>
-    private static long Drive(BbrCongestionController bbr, double bytesPerSecond, long rttUs, int rounds, long startUs = 1_000_000, bool lossEveryRound = false)
+    /// <summary>A synthetic path: per round the bottleneck delivers what the window allows (at most its rate times the RTT).</summary>
+    private sealed class Path(BbrCongestionController bbr)
     {
-        long now = startUs, delivered = 0;
-        for (int round = 0; round < rounds; round++)
-        {
-            long prior = delivered;
-            long perRound = (long)Math.Min(bbr.CongestionWindow, bytesPerSecond * rttUs / 1e6);
-            for (long acked = 0; acked < perRound; acked += Mss)
-            {
-                delivered += Mss;
-                now += (long)(Mss * 1e6 / bytesPerSecond);
-                bbr.OnAcked(now, Mss, true, new AckSample(rttUs, rttUs, rttUs)
-                {
-                    DeliveryRate = perRound * 1e6 / rttUs,
-                    PriorDelivered = prior,
-                    Delivered = delivered,
-                    BytesInFlight = perRound,
-                });
-            }
+        public long Now { get; private set; } = 1_000_000;
 
-            if (lossEveryRound)
+        public long Delivered { get; private set; }
+
+        /// <summary>Runs <paramref name="rounds"/> rounds; <paramref name="lossFraction"/> of each round's bytes are lost and
+        /// <paramref name="queueUs"/> of queueing is added to every RTT sample.</summary>
+        public void Run(int rounds, double rate = Rate, double lossFraction = 0, long queueUs = 0)
+        {
+            long rtt = Rtt + queueUs;
+            for (int round = 0; round < rounds; round++)
             {
-                bbr.OnCongestionEvent(now, perRound);
+                long prior = Delivered, roundStart = Now;
+                long perRound = (long)Math.Min(bbr.CongestionWindow, rate * rtt / 1e6);
+                long lost = (long)(perRound * lossFraction);
+                for (long acked = 0; acked < perRound - lost; acked += Mss)
+                {
+                    Delivered += Mss;
+                    Now += (long)(Mss * 1e6 / rate);
+                    bbr.OnAcked(Now, Mss, true, new AckSample(rtt, rtt, Rtt)
+                    {
+                        DeliveryRate = Math.Min(rate, perRound * 1e6 / rtt) * (1 - lossFraction),
+                        PriorDelivered = prior,
+                        Delivered = Delivered,
+                        BytesInFlight = perRound,
+                    });
+                    if (lost > 0 && (acked == 0 || acked == (perRound - lost) / 2 / Mss * Mss))
+                    {
+                        bbr.OnPacketsLost(Now, lost / 2, perRound); // two loss events a round, the round's loss in all
+                    }
+                }
+
+                Now = Math.Max(Now, roundStart + rtt); // a round lasts at least an RTT, however little was sent
             }
         }
-
-        return now;
     }
 
     [Fact]
-    public void Finds_the_bottleneck_and_keeps_about_two_bdp_in_flight()
+    public void Startup_finds_the_bottleneck_then_cruises_at_it_with_about_two_bdp_of_window()
     {
         var bbr = new BbrCongestionController(Mss);
-        const double rate = 12_500_000; // 100 Mbit/s
-        const long rtt = 40_000;
-        Drive(bbr, rate, rtt, rounds: 60);
+        Assert.Equal(BbrPhase.Startup, bbr.Phase);
+        new Path(bbr).Run(rounds: 40);
         Assert.False(bbr.InSlowStart);
-        Assert.InRange(bbr.BottleneckBandwidth, rate * 0.9, rate * 1.1);
-        long bdp = (long)(rate * rtt / 1e6);
-        Assert.InRange(bbr.CongestionWindow, bdp, (3 * bdp) + (4 * Mss));
-        Assert.InRange(bbr.PacingRate, rate * 0.7, rate * 1.3);
+        Assert.Contains(bbr.Phase, new[] { BbrPhase.ProbeDown, BbrPhase.ProbeCruise, BbrPhase.ProbeRefill, BbrPhase.ProbeUp });
+        Assert.InRange(bbr.BottleneckBandwidth, Rate * 0.9, Rate * 1.1);
+        Assert.InRange(bbr.CongestionWindow, Bdp, (2.25 * Bdp) + (4 * Mss));
+        Assert.InRange(bbr.PacingRate, Rate * 0.8, Rate * 1.3);
     }
 
     [Fact]
-    public void Random_loss_does_not_shrink_the_window()
+    public void Random_loss_without_a_queue_leaves_rate_and_window_alone()
     {
         var lossy = new BbrCongestionController(Mss);
-        var clean = new BbrCongestionController(Mss);
-        Drive(lossy, 12_500_000, 40_000, rounds: 60, lossEveryRound: true);
-        Drive(clean, 12_500_000, 40_000, rounds: 60);
-        Assert.Equal(clean.CongestionWindow, lossy.CongestionWindow);
+        var path = new Path(lossy);
+        path.Run(rounds: 40);
+        long window = lossy.CongestionWindow;
+        path.Run(rounds: 30, lossFraction: 0.05);
+        Assert.Equal(double.MaxValue, lossy.BandwidthLow);
+        Assert.Equal(long.MaxValue, lossy.InflightHigh);
+        Assert.InRange(lossy.CongestionWindow, window * 0.9, window * 1.2);
+        Assert.InRange(lossy.PacingRate, Rate * 0.8 * 0.95, Rate * 1.3);
+    }
+
+    [Fact]
+    public void Loss_above_the_threshold_with_a_standing_queue_is_congestion_and_the_flow_yields()
+    {
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        path.Run(rounds: 40);
+        double before = bbr.PacingRate;
+        path.Run(rounds: 12, rate: Rate / 2, lossFraction: 0.05, queueUs: Rtt / 2);
+        Assert.True(bbr.BandwidthLow < double.MaxValue || bbr.InflightHigh < long.MaxValue, "congestion left no bound");
+        Assert.True(bbr.PacingRate < before * 0.85, $"pacing {bbr.PacingRate:0} was {before:0}");
+    }
+
+    [Fact]
+    public void Heavy_loss_is_congestion_even_without_a_queue()
+    {
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        path.Run(rounds: 40);
+        path.Run(rounds: 12, lossFraction: 0.3);
+        Assert.True(bbr.BandwidthLow < double.MaxValue || bbr.InflightHigh < long.MaxValue, "30% loss was ignored");
+    }
+
+    [Fact]
+    public void Startup_ends_on_a_congested_round_before_the_bandwidth_plateaus()
+    {
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        path.Run(rounds: 3); // still doubling
+        Assert.Equal(BbrPhase.Startup, bbr.Phase);
+        path.Run(rounds: 2, lossFraction: 0.1, queueUs: Rtt / 2);
+        Assert.NotEqual(BbrPhase.Startup, bbr.Phase);
+        Assert.True(bbr.InflightHigh < long.MaxValue, "Startup's loss did not set the in-flight bound");
+    }
+
+    [Fact]
+    public void Probe_rtt_comes_when_the_minimum_is_five_seconds_old_and_halves_the_window()
+    {
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        path.Run(rounds: 40);
+        int rounds = 0;
+        long queueFrom = path.Now;
+        while (bbr.Phase != BbrPhase.ProbeRtt && rounds++ < 200)
+        {
+            path.Run(rounds: 1, queueUs: 5_000); // a queue all along: the minimum is never seen again
+        }
+
+        Assert.Equal(BbrPhase.ProbeRtt, bbr.Phase);
+        Assert.InRange(path.Now - queueFrom, 4_800_000, 5_200_000); // five seconds after the minimum was last seen
+        path.Run(rounds: 1);
+        Assert.True(bbr.CongestionWindow <= Math.Max(Bdp / 2, 4 * Mss) + Mss, $"window {bbr.CongestionWindow} in ProbeRTT");
+        path.Run(rounds: 8);
+        Assert.NotEqual(BbrPhase.ProbeRtt, bbr.Phase);
+        Assert.True(bbr.CongestionWindow > Bdp, "the window did not come back after ProbeRTT");
     }
 
     [Fact]

@@ -197,7 +197,10 @@ public class PathMtuTests
     public void Lost_probes_are_not_congestion()
     {
         var path = LinkProfile.Path(TimeSpan.FromMilliseconds(20), rateBitsPerSecond: 50_000_000, queueLimitBytes: 8 << 20) with { MaxDatagramSize = 1472 };
-        using var net = new Net(path);
+
+        // A window-based controller, whose window shrinks only on congestion (BBR's follows its model and its probing).
+        var cubic = new TouOptions { CongestionControl = CongestionControlAlgorithm.Cubic };
+        using var net = new Net(path, cubic, cubic);
         net.Establish();
         long window = 0;
         bool shrank = false;
