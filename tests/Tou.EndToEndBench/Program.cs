@@ -25,6 +25,14 @@ if (args.Contains("--memory-only"))
     return;
 }
 
+if (args.Contains("--relay-only"))
+{
+    await RelaySection.RunAsync(quick, Record, table);
+    PrintTable();
+    await WriteResultsAsync();
+    return;
+}
+
 // --http-only: the HTTP figures alone (both listener configurations), for quick comparisons.
 bool httpOnly = args.Contains("--http-only");
 
@@ -134,20 +142,8 @@ if (httpOnly)
     return;
 }
 
-// (c) TOU through the impairment relay, with the default controller (CUBIC) and with BBR
-foreach (var cc in new[] { Tou.Protocol.CongestionControlAlgorithm.Cubic, Tou.Protocol.CongestionControlAlgorithm.Bbr })
-{
-    foreach (int rtt in new[] { 20, 100 })
-    {
-        foreach (double loss in new[] { 0.0, 0.01, 0.05 })
-        {
-            double mbps = await Bulk.TouThroughRelayAsync(TimeSpan.FromMilliseconds(rtt), loss, TimeSpan.FromSeconds(quick ? 3 : 8), cc);
-            string name = cc.ToString().ToLowerInvariant();
-            Record($"relay_rtt{rtt}ms_loss{loss * 100:0}pct_{name}_mbps", mbps);
-            table.Add(($"TOU via relay, {rtt} ms RTT, {loss:P0} loss, {name}", $"{mbps:0.0} Mbit/s", "", ""));
-        }
-    }
-}
+// (c) the impairment relay's own figures, then TOU (default, CUBIC, BBR) and kcptun through it on a 100 Mbit/s path
+await RelaySection.RunAsync(quick, Record, table);
 
 // (d) connection setup and memory per idle connection
 var (touSetup, tcpSetup) = await Setup.MeasureAsync(quick ? 100 : 300);
