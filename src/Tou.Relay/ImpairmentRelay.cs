@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -108,7 +107,7 @@ public sealed class ImpairmentRelay : IAsyncDisposable
 
         foreach (var pending in batch)
         {
-            ArrayPool<byte>.Shared.Return(pending.Data);
+            DatagramBufferPool.Return(pending.Data);
         }
     }
 
@@ -164,7 +163,7 @@ public sealed class ImpairmentRelay : IAsyncDisposable
         public void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source, int segmentSize)
         {
             // Without a known segment size (GRO on a system that does not report it) the buffer is relayed whole.
-            var data = ArrayPool<byte>.Shared.Rent(datagram.Length);
+            var data = DatagramBufferPool.Rent(datagram.Length);
             datagram.CopyTo(data);
             batch.Add(client is null
                 ? new Pending(relay.UpstreamFor(source), relay._target, data, datagram.Length)

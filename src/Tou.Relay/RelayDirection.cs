@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using Tou.Simulation;
 using Tou.Transport;
@@ -7,20 +6,22 @@ namespace Tou.Relay;
 
 /// <summary>
 /// One direction of the relay: receive loops admit datagrams through the <see cref="ImpairedLink"/> (which gives each
-/// copy its delivery time) into a queue ordered by that time; one release thread per direction sleeps on a
-/// <see cref="ReleaseTimer"/> until the earliest is due and sends everything due in one batched flush. No thread or
-/// timer per datagram, and a receive loop re-arms the timer only when it queues something earlier than the armed time.
+/// copy its delivery time) and hand them over in a lock-free queue; one release thread per direction keeps them ordered
+/// by that time, sleeps on a <see cref="ReleaseTimer"/> until the earliest is due and sends everything due in one
+/// batched flush. No thread or timer per datagram; a receive loop re-arms the timer only when it hands over something
+/// earlier than the armed time. The release thread takes no lock, so a receive loop preempted mid-batch cannot make it late.
 /// </summary>
 internal sealed class RelayDirection : IDisposable
 {
-    private readonly Lock _lock = new();
-    private readonly PriorityQueue<Pending, (long At, long Seq)> _queue = new();
+    private readonly Lock _admitLock = new(); // between receive loops only (several clients share the way back)
+    private readonly PriorityQueue<Pending, (long At, long Seq)> _queue = new(); // the release thread's alone
     private readonly ImpairedLink _link;
     private readonly RelayDirectionStats _stats;
     private readonly ReleaseTimer _timer = new();
     private readonly Thread _thread;
     private readonly long _epoch;
     private long _sequence;
+    private Handover? _handed; // batches handed to the release thread, newest first (a lock-free stack)
     private long _armedAtUs = long.MaxValue; // when the timer fires next (MaxValue: not armed for anything queued)
     private volatile bool _stopping;
 
@@ -36,11 +37,13 @@ internal sealed class RelayDirection : IDisposable
     /// <summary>Microseconds on the relay's clock (the one the link model and the statistics use).</summary>
     public long NowUs() => (long)((Stopwatch.GetTimestamp() - _epoch) * (1_000_000.0 / Stopwatch.Frequency));
 
-    /// <summary>Puts a receive loop's batch through the impairments and queues what survives; empties <paramref name="batch"/>.</summary>
+    /// <summary>Puts a receive loop's batch through the impairments and hands what survives to the release thread; empties <paramref name="batch"/>.</summary>
     public void Admit(List<Pending> batch)
     {
         Span<long> arrivals = stackalloc long[2];
-        lock (_lock)
+        long earliest = long.MaxValue;
+        var handover = new Handover(batch.Count);
+        lock (_admitLock)
         {
             long now = NowUs();
             foreach (var pending in batch)
@@ -49,65 +52,89 @@ internal sealed class RelayDirection : IDisposable
                 int copies = _link.Admit(now, pending.Data.AsSpan(0, pending.Length), arrivals);
                 if (copies == 0)
                 {
-                    ArrayPool<byte>.Shared.Return(pending.Data);
+                    DatagramBufferPool.Return(pending.Data);
                     continue;
                 }
 
-                _queue.Enqueue(pending, (arrivals[0], _sequence++));
+                handover.Add(pending, arrivals[0], _sequence++);
+                earliest = Math.Min(earliest, arrivals[0]);
                 if (copies == 2)
                 {
-                    var copy = ArrayPool<byte>.Shared.Rent(pending.Length);
+                    var copy = DatagramBufferPool.Rent(pending.Length);
                     pending.Data.AsSpan(0, pending.Length).CopyTo(copy);
-                    _queue.Enqueue(pending with { Data = copy }, (arrivals[1], _sequence++));
+                    handover.Add(pending with { Data = copy }, arrivals[1], _sequence++);
+                    earliest = Math.Min(earliest, arrivals[1]);
                 }
-            }
-
-            // The release thread arms the timer for the head before it sleeps; only something earlier needs a re-arm.
-            if (_queue.TryPeek(out _, out var head) && head.At < _armedAtUs)
-            {
-                _armedAtUs = head.At;
-                _timer.Arm(Timestamp(head.At));
             }
         }
 
+        // Pushed without a lock and taken whole by the release thread, which therefore never waits for a receive loop
+        // (a preempted one could otherwise hold it up for as long as the machine keeps that loop off a core).
+        Handover? head;
+        do
+        {
+            head = Volatile.Read(ref _handed);
+            handover.Next = head;
+        }
+        while (Interlocked.CompareExchange(ref _handed, handover, head) != head);
+
         batch.Clear();
+
+        // The release thread arms the timer for its earliest before it sleeps; only something earlier needs a re-arm.
+        // (The push above is a full fence, so either the release thread sees the handover before sleeping or this sees its arming.)
+        long armed = Volatile.Read(ref _armedAtUs);
+        while (earliest < armed)
+        {
+            long seen = Interlocked.CompareExchange(ref _armedAtUs, earliest, armed);
+            if (seen == armed)
+            {
+                _timer.Arm(Timestamp(earliest));
+                break;
+            }
+
+            armed = seen;
+        }
     }
 
     private long Timestamp(long us) => _epoch + (long)(us * (Stopwatch.Frequency / 1_000_000.0));
 
     private void ReleaseLoop()
     {
+        ReleaseTimer.TryRaiseCurrentThreadPriority();
         var due = new List<Pending>();
         var cursor = new DueCursor(due);
         while (!_stopping)
         {
-            lock (_lock)
+            for (var handed = Interlocked.Exchange(ref _handed, null); handed is not null; handed = handed.Next)
             {
-                long now = NowUs();
-                while (_queue.TryPeek(out var pending, out var key) && key.At <= now)
-                {
-                    _queue.Dequeue();
-                    due.Add(pending);
-                    _stats.RecordRelease(key.At, now, pending.Length);
-                }
-
-                if (due.Count == 0)
-                {
-                    _armedAtUs = _queue.TryPeek(out _, out var next) ? next.At : long.MaxValue;
-                    if (_armedAtUs != long.MaxValue)
-                    {
-                        _timer.Arm(Timestamp(_armedAtUs));
-                    }
-                }
+                handed.MoveTo(_queue);
             }
 
-            if (due.Count == 0)
+            long now = NowUs();
+            while (_queue.TryPeek(out var pending, out var key) && key.At <= now)
             {
-                _timer.Wait();
+                _queue.Dequeue();
+                due.Add(pending);
+                _stats.RecordRelease(key.At, now, pending.Length);
+            }
+
+            if (due.Count > 0)
+            {
+                Send(due, cursor);
                 continue;
             }
 
-            Send(due, cursor);
+            long next = _queue.TryPeek(out _, out var head) ? head.At : long.MaxValue;
+            Interlocked.Exchange(ref _armedAtUs, next);
+            if (next != long.MaxValue)
+            {
+                _timer.Arm(Timestamp(next));
+            }
+
+            if (Volatile.Read(ref _handed) is null)
+            {
+                _timer.Wait();
+            }
         }
     }
 
@@ -131,7 +158,7 @@ internal sealed class RelayDirection : IDisposable
 
         foreach (var pending in due)
         {
-            ArrayPool<byte>.Shared.Return(pending.Data);
+            DatagramBufferPool.Return(pending.Data);
         }
 
         due.Clear();
@@ -144,11 +171,32 @@ internal sealed class RelayDirection : IDisposable
         _timer.Arm(Stopwatch.GetTimestamp());
         _thread.Join();
         _timer.Dispose();
-        lock (_lock)
+        for (var handed = Interlocked.Exchange(ref _handed, null); handed is not null; handed = handed.Next)
         {
-            while (_queue.TryDequeue(out var pending, out _))
+            handed.MoveTo(_queue);
+        }
+
+        while (_queue.TryDequeue(out var pending, out _))
+        {
+            DatagramBufferPool.Return(pending.Data);
+        }
+    }
+
+    /// <summary>One receive loop's admitted batch on its way to the release thread.</summary>
+    private sealed class Handover(int capacity)
+    {
+        private readonly (Pending Pending, long At, long Seq)[] _items = new (Pending, long, long)[Math.Max(1, 2 * capacity)];
+        private int _count;
+
+        public Handover? Next { get; set; }
+
+        public void Add(Pending pending, long at, long seq) => _items[_count++] = (pending, at, seq);
+
+        public void MoveTo(PriorityQueue<Pending, (long At, long Seq)> queue)
+        {
+            for (int i = 0; i < _count; i++)
             {
-                ArrayPool<byte>.Shared.Return(pending.Data);
+                queue.Enqueue(_items[i].Pending, (_items[i].At, _items[i].Seq));
             }
         }
     }

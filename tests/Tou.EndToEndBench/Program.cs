@@ -25,6 +25,25 @@ if (args.Contains("--memory-only"))
     return;
 }
 
+// --relay-forward-only: ten seconds of unimpaired forwarding alone (for profiling the relay with perf).
+if (args.Contains("--relay-forward-only"))
+{
+    var blast = await RelayBench.BlastAsync(LinkProfile.Perfect, 0, TimeSpan.FromSeconds(10));
+    Console.WriteLine($"relay forwarded {blast.DeliveredMbps / 1e3:0.00} Gbit/s ({blast.Received} of {blast.Sent} datagrams reached the relay)");
+    return;
+}
+
+// --relay-rate-only: the 100 Mbit/s rate and release-timing blast alone.
+if (args.Contains("--relay-rate-only"))
+{
+    var rated = new LinkProfile { Delay = TimeSpan.FromMilliseconds(10), RateBitsPerSecond = 100_000_000, QueueLimitBytes = 1 << 20 };
+    int gcs = GC.CollectionCount(0);
+    var r = await RelayBench.BlastAsync(rated, 150, TimeSpan.FromSeconds(3));
+    Console.WriteLine($"gen0 GCs {GC.CollectionCount(0) - gcs}, pause {GC.GetTotalPauseDuration().TotalMilliseconds} ms");
+    Console.WriteLine($"delivered {r.DeliveredMbps:0.00} Mbit/s, release error p50 {r.ReleaseP50Us} µs p99 {r.ReleaseP99Us} µs");
+    return;
+}
+
 if (args.Contains("--relay-only"))
 {
     await RelaySection.RunAsync(quick, Record, table);

@@ -13,7 +13,11 @@ internal static class RelayBench
     private const int DatagramSize = 1452;
 
     /// <summary>What one blast through the relay measured at the receiving socket, and the relay's own accounting of it.</summary>
-    public readonly record struct BlastResult(double DeliveredMbps, double ScheduledMbps, double ReleasedMbps, double ReleaseP50Us, double ReleaseP99Us, long Received, long Forwarded);
+    public readonly record struct BlastResult(double DeliveredMbps, double ScheduledMbps, double ReleasedMbps, double ReleaseP50Us, double ReleaseP99Us, long Received, long Forwarded)
+    {
+        /// <summary>Datagrams the blaster sent (the relay's socket may have dropped some before the relay saw them).</summary>
+        public long Sent { get; init; }
+    }
 
     /// <summary>
     /// Blasts 1,452-byte datagrams (GSO batches, paced to <paramref name="offeredMbps"/>, 0 = as fast as the sender goes)
@@ -29,7 +33,8 @@ internal static class RelayBench
         using var stop = new CancellationTokenSource();
         var counter = new SinkCounter();
         var receiving = Task.Run(() => ReceiveAsync(sink, counter, stop.Token));
-        var sending = new Thread(() => Blast(source, relay.LocalEndPoint.Serialize(), offeredMbps, stop.Token)) { IsBackground = true };
+        long sent = 0;
+        var sending = new Thread(() => sent = Blast(source, relay.LocalEndPoint.Serialize(), offeredMbps, stop.Token)) { IsBackground = true };
         sending.Start();
         await Task.Delay(duration);
         stop.Cancel();
@@ -39,10 +44,10 @@ internal static class RelayBench
         await receiving;
         var up = relay.ClientToServer;
         return new BlastResult(counter.Mbps, up.ScheduledBitsPerSecond / 1e6, up.ReleasedBitsPerSecond / 1e6,
-            up.ReleaseError(0.5).TotalMicroseconds, up.ReleaseError(0.99).TotalMicroseconds, up.Received, up.Forwarded);
+            up.ReleaseError(0.5).TotalMicroseconds, up.ReleaseError(0.99).TotalMicroseconds, up.Received, up.Forwarded) { Sent = sent };
     }
 
-    private static void Blast(Socket socket, SocketAddress to, double offeredMbps, CancellationToken token)
+    private static long Blast(Socket socket, SocketAddress to, double offeredMbps, CancellationToken token)
     {
         var sender = new UdpDatagramSender(socket, useGso: true, DatagramSize, static (_, _, _) => { });
         long sentBytes = 0;
@@ -58,6 +63,8 @@ internal static class RelayBench
             sender.Flush(new BlastSource(to, 32));
             sentBytes += 32 * DatagramSize;
         }
+
+        return sender.DatagramsSent;
     }
 
     private static async Task ReceiveAsync(Socket socket, SinkCounter counter, CancellationToken token)
