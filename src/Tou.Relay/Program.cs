@@ -40,6 +40,11 @@ Console.WriteLine($"relaying {relay.LocalEndPoint} -> {target} with {profile}; C
 var stopped = new TaskCompletionSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopped.TrySetResult(); };
 await stopped.Task;
-Console.WriteLine($"client->server: received {relay.ClientToServer.Received}, forwarded {relay.ClientToServer.Forwarded}, lost {relay.ClientToServer.Lost + relay.ClientToServer.LostInBurst}; " +
-    $"server->client: received {relay.ServerToClient.Received}, forwarded {relay.ServerToClient.Forwarded}, lost {relay.ServerToClient.Lost + relay.ServerToClient.LostInBurst}");
+foreach (var (name, stats) in new[] { ("client->server", relay.ClientToServer), ("server->client", relay.ServerToClient) })
+{
+    Console.WriteLine($"{name}: received {stats.Received}, forwarded {stats.Forwarded} ({stats.ForwardedBytes} bytes), lost {stats.Lost + stats.LostInBurst}, " +
+        $"queue drops {stats.QueueDrops}; release error p50 {stats.ReleaseError(0.5).TotalMicroseconds} µs, p99 {stats.ReleaseError(0.99).TotalMicroseconds} µs; " +
+        $"released at {stats.ReleasedBitsPerSecond / 1e6:0.0} Mbit/s (schedule {stats.ScheduledBitsPerSecond / 1e6:0.0})");
+}
+
 return 0;

@@ -15,7 +15,7 @@ internal static class RelaySection
 
     public static async Task RunAsync(bool quick, Action<string, double> record, List<(string Figure, string Tou, string Tcp, string Ratio)> table)
     {
-        var duration = TimeSpan.FromSeconds(quick ? 3 : 10);
+        var duration = TimeSpan.FromSeconds(quick ? 3 : 8);
         await OwnFiguresAsync(duration, record, table);
 
         string defaultName = new TouOptions().CongestionControl.ToString().ToLowerInvariant();
