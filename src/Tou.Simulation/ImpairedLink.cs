@@ -7,7 +7,7 @@ namespace Tou.Simulation;
 /// </summary>
 public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentStats stats)
 {
-    private long _busyUntilUs;
+    private long _busyUntilNs;
     private bool _inBurst;
 
     /// <summary>What this link does to datagrams.</summary>
@@ -46,20 +46,10 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
             return 0;
         }
 
-        // Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.
-        long departUs = nowUs;
-        if (p.RateBitsPerSecond > 0)
+        if (!Serialise(nowUs, datagram.Length, out long departUs))
         {
-            long queuedBytes = (long)((_busyUntilUs - nowUs) * (p.RateBitsPerSecond / 8e6));
-            if (_busyUntilUs > nowUs && queuedBytes + datagram.Length > p.QueueLimitBytes)
-            {
-                stats.QueueDrops++;
-                return 0;
-            }
-
-            long serialisationUs = Math.Max(1, datagram.Length * 8_000_000L / p.RateBitsPerSecond);
-            departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
-            _busyUntilUs = departUs;
+            stats.QueueDrops++;
+            return 0;
         }
 
         if (p.CorruptRate > 0 && random.NextDouble() < p.CorruptRate && datagram.Length > 0)
@@ -97,6 +87,33 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
         }
 
         return copies;
+    }
+
+    /// <summary>
+    /// Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit (false).
+    /// Kept in nanoseconds: whole microseconds per datagram would run the link fast (11 µs instead of 11.6 for 1,452
+    /// bytes at 1 Gbit/s).
+    /// </summary>
+    private bool Serialise(long nowUs, int length, out long departUs)
+    {
+        var p = Profile;
+        departUs = nowUs;
+        if (p.RateBitsPerSecond <= 0)
+        {
+            return true;
+        }
+
+        long nowNs = nowUs * 1_000;
+        long queuedBytes = (long)((_busyUntilNs - nowNs) * (p.RateBitsPerSecond / 8e9));
+        if (_busyUntilNs > nowNs && queuedBytes + length > p.QueueLimitBytes)
+        {
+            return false;
+        }
+
+        long serialisationNs = Math.Max(1, (long)(length * 8e9 / p.RateBitsPerSecond));
+        _busyUntilNs = Math.Max(nowNs, _busyUntilNs) + serialisationNs;
+        departUs = (_busyUntilNs + 999) / 1_000; // not before its last bit has left
+        return true;
     }
 
     private static long TouTimeUs(TimeSpan span) => span.Ticks / TimeSpan.TicksPerMicrosecond;

@@ -109,6 +109,29 @@ public class ImpairmentRelayTests
         Assert.True(up.ReleaseError(0.5) >= TimeSpan.Zero && up.ReleaseError(0.5) <= up.ReleaseError(1.0));
     }
 
+    [Theory]
+    [InlineData(1_000_000_000L, 1452)]
+    [InlineData(100_000_000L, 1452)]
+    [InlineData(10_000_000_000L, 100)]
+    public void The_link_model_serialises_at_the_configured_rate_whatever_a_datagram_takes_in_microseconds(long rate, int size)
+    {
+        // 1,452 bytes at 1 Gbit/s take 11.6 µs, 100 bytes at 10 Gbit/s 0.08 µs: whole microseconds would be 5% or 12x off.
+        var stats = new ImpairmentStats();
+        var link = new ImpairedLink(new LinkProfile { RateBitsPerSecond = rate, QueueLimitBytes = int.MaxValue, MaxDatagramSize = 0 }, new Random(1), stats);
+        Span<long> arrivals = stackalloc long[2];
+        var datagram = new byte[size];
+        long first = 0, last = 0;
+        const int count = 10_000;
+        for (int i = 0; i < count; i++)
+        {
+            Assert.Equal(1, link.Admit(0, datagram, arrivals));
+            (first, last) = (i == 0 ? arrivals[0] : first, arrivals[0]);
+        }
+
+        double bitsPerSecond = (count - 1) * size * 8e6 / (last - first);
+        Assert.InRange(bitsPerSecond, rate * 0.99, rate * 1.01);
+    }
+
     private static Socket UdpSocket()
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 << 20, SendBufferSize = 4 << 20 };
