@@ -120,16 +120,15 @@ public sealed class ImpairmentRelay : IAsyncDisposable
                 return upstream;
             }
 
+            // Disposal has closed (or is closing) every upstream: a new one would leak. The receive loop stops on this.
+            ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
             var key = new SocketAddress(client.Family, client.Size);
             client.Buffer.Span.CopyTo(key.Buffer.Span);
             var socket = NewSocket(_targetEndPoint.AddressFamily);
             socket.Bind(new IPEndPoint(_targetEndPoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
             upstream = new RelayPort(socket);
             _upstreams.Add(key, upstream);
-            if (!_stop.IsCancellationRequested)
-            {
-                _loops.Add(Task.Run(() => ReceiveLoopAsync(upstream, key)));
-            }
+            _loops.Add(Task.Run(() => ReceiveLoopAsync(upstream, key)));
 
             return upstream;
         }

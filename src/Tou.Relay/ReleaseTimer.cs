@@ -95,6 +95,7 @@ internal sealed partial class ReleaseTimer : IDisposable
     /// core, and on a busy machine that wait is most of its lateness (a nice value does not reach across control groups;
     /// a real-time priority does). It only sends what is due and sleeps again, so it takes little CPU from the endpoints
     /// it serves, and the kernel caps real-time threads below a whole core in any case. Elsewhere nothing changes.
+    /// TOU_RELAY_NO_PRIORITY=1 leaves the priority alone (to compare release errors with and without it).
     /// </summary>
     /// <returns>"realtime", "nice" or "normal": what the thread got.</returns>
     public static string TryRaiseCurrentThreadPriority()
