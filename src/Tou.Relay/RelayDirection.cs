@@ -100,7 +100,14 @@ internal sealed class RelayDirection : IDisposable
 
     private void ReleaseLoop()
     {
-        ReleaseTimer.TryRaiseCurrentThreadPriority();
+        // Only where release times matter: a direction without delay, jitter, reordering or rate sends everything as soon as
+        // it arrives, and at full speed a real-time thread would keep a core from the endpoints (and the machine's other users).
+        var p = _link.Profile;
+        if (p.Delay > TimeSpan.Zero || p.Jitter > TimeSpan.Zero || p.RateBitsPerSecond > 0 || p.ReorderRate > 0)
+        {
+            ReleaseTimer.TryRaiseCurrentThreadPriority();
+        }
+
         var due = new List<Pending>();
         var cursor = new DueCursor(due);
         while (!_stopping)
