@@ -1,43 +1,45 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Tou.Simulation;
+using Tou.Transport;
 
 namespace Tou.Relay;
 
 /// <summary>
-/// A UDP relay between clients and one server that applies a <see cref="LinkProfile"/> per direction, on the
-/// real clock (to about a millisecond), from a seed: the kernel here has no netem, so this is how tests and benchmarks see a bad path.
-/// Each client address gets its own upstream socket, so the server sees one source per client. One thread
-/// sends what is due; receive loops admit datagrams through the impairment model.
+/// A UDP relay between clients and one server that applies a <see cref="LinkProfile"/> per direction on the real
+/// clock, from a seed: the kernel here has no netem, so this is how tests and benchmarks see a bad path.
+/// Each client address gets its own upstream socket, so the server sees one source per client. Receive loops take
+/// datagrams in batches (<c>recvmmsg</c>, GRO split per datagram) and admit each through the impairment model; one
+/// release thread per direction sends them when due (a high-resolution timer, GSO batches of what is due together).
+/// <see cref="RelayDirectionStats"/> reports how late releases were and the rate they added up to.
 /// </summary>
 public sealed class ImpairmentRelay : IAsyncDisposable
 {
-    private readonly Socket _front;
-    private readonly IPEndPoint _target;
-    private readonly ImpairedLink _up;
-    private readonly ImpairedLink _down;
-    private readonly object _lock = new();
-    private readonly PriorityQueue<Pending, (long At, long Seq)> _due = new();
-    private readonly Dictionary<SocketAddress, Socket> _upstreams = new();
+    private const int MaxDatagramsPerDrain = 512;
+
+    private readonly RelayPort _front;
+    private readonly SocketAddress _target;
+    private readonly IPEndPoint _targetEndPoint;
+    private readonly RelayDirection _up;
+    private readonly RelayDirection _down;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<SocketAddress, RelayPort> _upstreams = new();
     private readonly List<Task> _loops = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly Thread _sender;
-    private readonly long _epoch = Stopwatch.GetTimestamp();
-    private long _sequence;
 
     private ImpairmentRelay(Socket front, IPEndPoint target, LinkProfile clientToServer, LinkProfile serverToClient, int seed)
     {
-        _front = front;
-        _target = target;
-        var random = new Random(seed);
-        _up = new ImpairedLink(clientToServer, random, ClientToServer);
-        _down = new ImpairedLink(serverToClient, random, ServerToClient);
+        _front = new RelayPort(front);
+        _targetEndPoint = target;
+        _target = target.Serialize();
+        long epoch = Stopwatch.GetTimestamp();
+
+        // A random source per direction: the directions run on different threads.
+        _up = new RelayDirection(clientToServer, new Random(seed), ClientToServer, epoch, "tou-relay-up");
+        _down = new RelayDirection(serverToClient, new Random(unchecked((seed * 31) + 17)), ServerToClient, epoch, "tou-relay-down");
         LocalEndPoint = (IPEndPoint)front.LocalEndPoint!;
-        _sender = new Thread(SendDue) { IsBackground = true, Name = "tou-relay-sender" };
-        _sender.Start();
-        _loops.Add(Task.Run(() => ReceiveLoopAsync(front, null)));
+        _loops.Add(Task.Run(() => ReceiveLoopAsync(_front, null)));
     }
 
     /// <summary>Where clients send (instead of the server's address).</summary>
@@ -75,42 +77,41 @@ public sealed class ImpairmentRelay : IAsyncDisposable
         SendBufferSize = 8 * 1024 * 1024,
     };
 
-    private long NowUs() => (long)((Stopwatch.GetTimestamp() - _epoch) * (1_000_000.0 / Stopwatch.Frequency));
-
     /// <param name="client">Null for the front socket (client → server); for an upstream socket, the client it serves.</param>
-    private async Task ReceiveLoopAsync(Socket socket, SocketAddress? client)
+    private async Task ReceiveLoopAsync(RelayPort port, SocketAddress? client)
     {
-        var buffer = new byte[65_536];
-        var from = new SocketAddress(socket.AddressFamily);
+        var batch = new List<Pending>();
+        var direction = client is null ? _up : _down;
         var token = _stop.Token;
         while (!token.IsCancellationRequested)
         {
-            int n;
             try
             {
-                n = await socket.ReceiveFromAsync(buffer, SocketFlags.None, from, token).ConfigureAwait(false);
+                await port.Receiver.WaitAsync(token).ConfigureAwait(false);
+                port.Receiver.Drain(new AdmitSink(this, batch, client), MaxDatagramsPerDrain);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
-                return;
+                break;
             }
             catch (SocketException)
             {
-                continue; // ICMP noise on some platforms
+                // ICMP noise (a port that went away); what the drain took before it is still admitted below
             }
 
-            if (client is null)
+            if (batch.Count > 0)
             {
-                Forward(UpstreamFor(from), _target.Serialize(), buffer.AsSpan(0, n), _up, ClientToServer);
+                direction.Admit(batch);
             }
-            else
-            {
-                Forward(_front, client, buffer.AsSpan(0, n), _down, ServerToClient);
-            }
+        }
+
+        foreach (var pending in batch)
+        {
+            DatagramBufferPool.Return(pending.Data);
         }
     }
 
-    private Socket UpstreamFor(SocketAddress client)
+    private RelayPort UpstreamFor(SocketAddress client)
     {
         lock (_lock)
         {
@@ -119,85 +120,17 @@ public sealed class ImpairmentRelay : IAsyncDisposable
                 return upstream;
             }
 
+            // Disposal has closed (or is closing) every upstream: a new one would leak. The receive loop stops on this.
+            ObjectDisposedException.ThrowIf(_stop.IsCancellationRequested, this);
             var key = new SocketAddress(client.Family, client.Size);
             client.Buffer.Span.CopyTo(key.Buffer.Span);
-            upstream = NewSocket(_target.AddressFamily);
-            upstream.Bind(new IPEndPoint(_target.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+            var socket = NewSocket(_targetEndPoint.AddressFamily);
+            socket.Bind(new IPEndPoint(_targetEndPoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+            upstream = new RelayPort(socket);
             _upstreams.Add(key, upstream);
             _loops.Add(Task.Run(() => ReceiveLoopAsync(upstream, key)));
+
             return upstream;
-        }
-    }
-
-    private void Forward(Socket via, SocketAddress to, ReadOnlySpan<byte> datagram, ImpairedLink link, RelayDirectionStats stats)
-    {
-        var copy = ArrayPool<byte>.Shared.Rent(datagram.Length);
-        datagram.CopyTo(copy);
-        Span<long> arrivals = stackalloc long[2];
-        lock (_lock)
-        {
-            stats.Received++;
-            int copies = link.Admit(NowUs(), copy.AsSpan(0, datagram.Length), arrivals);
-            for (int c = 0; c < copies; c++)
-            {
-                var data = copy;
-                if (c > 0)
-                {
-                    data = ArrayPool<byte>.Shared.Rent(datagram.Length);
-                    copy.AsSpan(0, datagram.Length).CopyTo(data);
-                }
-
-                _due.Enqueue(new Pending(via, to, data, datagram.Length, stats), (arrivals[c], _sequence++));
-            }
-
-            if (copies == 0)
-            {
-                ArrayPool<byte>.Shared.Return(copy);
-            }
-
-            Monitor.Pulse(_lock);
-        }
-    }
-
-    /// <summary>The sender thread: sleeps until the earliest datagram is due, then sends everything due.</summary>
-    private void SendDue()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Pending pending;
-            lock (_lock)
-            {
-                if (!_due.TryPeek(out pending, out var key))
-                {
-                    Monitor.Wait(_lock, 50);
-                    continue;
-                }
-
-                // Timer granularity is about a millisecond; anything due within half of one goes now, so the
-                // thread never spins (on two cores a spinning relay would starve what it measures).
-                long waitUs = key.At - NowUs();
-                if (waitUs > 500)
-                {
-                    Monitor.Wait(_lock, (int)Math.Max(1, waitUs / 1_000));
-                    continue;
-                }
-
-                _due.Dequeue();
-                pending.Stats.Forwarded++;
-            }
-
-            try
-            {
-                pending.Via.SendTo(pending.Data.AsSpan(0, pending.Length), SocketFlags.None, pending.To);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // the destination went away; the datagram is lost like any other
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(pending.Data);
-            }
         }
     }
 
@@ -205,11 +138,6 @@ public sealed class ImpairmentRelay : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
-        lock (_lock)
-        {
-            Monitor.PulseAll(_lock);
-        }
-
         _front.Dispose();
         Task[] loops;
         lock (_lock)
@@ -223,9 +151,22 @@ public sealed class ImpairmentRelay : IAsyncDisposable
         }
 
         await Task.WhenAll(loops).ConfigureAwait(false);
-        _sender.Join();
+        _up.Dispose();
+        _down.Dispose();
         _stop.Dispose();
     }
 
-    private readonly record struct Pending(Socket Via, SocketAddress To, byte[] Data, int Length, RelayDirectionStats Stats);
+    /// <summary>Copies each received datagram into a pooled buffer with where it leaves and goes; the loop admits the batch after the drain.</summary>
+    private readonly struct AdmitSink(ImpairmentRelay relay, List<Pending> batch, SocketAddress? client) : IDatagramSink
+    {
+        public void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source, int segmentSize)
+        {
+            // Without a known segment size (GRO on a system that does not report it) the buffer is relayed whole.
+            var data = DatagramBufferPool.Rent(datagram.Length);
+            datagram.CopyTo(data);
+            batch.Add(client is null
+                ? new Pending(relay.UpstreamFor(source), relay._target, data, datagram.Length)
+                : new Pending(relay._front, client, data, datagram.Length));
+        }
+    }
 }

@@ -7,7 +7,7 @@ namespace Tou.Simulation;
 /// </summary>
 public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentStats stats)
 {
-    private long _busyUntilUs;
+    private long _busyUntilNs;
     private bool _inBurst;
 
     /// <summary>What this link does to datagrams. Setting it mid-run (a bandwidth step, say) keeps what is queued:
@@ -51,8 +51,7 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
             return 0;
         }
 
-        long departUs = nowUs;
-        if (p.RateBitsPerSecond > 0 && !TryQueue(nowUs, datagram.Length, out departUs))
+        if (!Serialise(nowUs, datagram.Length, out long departUs))
         {
             stats.QueueDrops++;
             return 0;
@@ -95,21 +94,31 @@ public sealed class ImpairedLink(LinkProfile profile, Random random, ImpairmentS
         return copies;
     }
 
-    /// <summary>Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit.</summary>
-    private bool TryQueue(long nowUs, int length, out long departUs)
+    /// <summary>
+    /// Serialisation on a rate-limited link: FIFO behind what is already queued, tail drop beyond the queue limit (false).
+    /// Kept in nanoseconds: whole microseconds per datagram would run the link fast (11 µs instead of 11.6 for 1,452
+    /// bytes at 1 Gbit/s).
+    /// </summary>
+    private bool Serialise(long nowUs, int length, out long departUs)
     {
         var p = Profile;
         departUs = nowUs;
-        long queuedBytes = (long)((_busyUntilUs - nowUs) * (p.RateBitsPerSecond / 8e6));
-        if (_busyUntilUs > nowUs && queuedBytes + length > p.QueueLimitBytes)
+        if (p.RateBitsPerSecond <= 0)
+        {
+            return true;
+        }
+
+        long nowNs = nowUs * 1_000;
+        long queuedBytes = (long)((_busyUntilNs - nowNs) * (p.RateBitsPerSecond / 8e9));
+        if (_busyUntilNs > nowNs && queuedBytes + length > p.QueueLimitBytes)
         {
             return false;
         }
 
-        long serialisationUs = Math.Max(1, length * 8_000_000L / p.RateBitsPerSecond);
-        QueueDelayObserver?.Invoke(Math.Max(0, _busyUntilUs - nowUs));
-        departUs = Math.Max(nowUs, _busyUntilUs) + serialisationUs;
-        _busyUntilUs = departUs;
+        QueueDelayObserver?.Invoke(Math.Max(0, (_busyUntilNs - nowNs) / 1_000));
+        long serialisationNs = Math.Max(1, (long)(length * 8e9 / p.RateBitsPerSecond));
+        _busyUntilNs = Math.Max(nowNs, _busyUntilNs) + serialisationNs;
+        departUs = (_busyUntilNs + 999) / 1_000; // not before its last bit has left
         return true;
     }
 

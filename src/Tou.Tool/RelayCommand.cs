@@ -53,9 +53,13 @@ internal static class RelayCommand
                 // Ctrl+C: report and stop
             }
 
-            await console.Out.WriteLineAsync(
-                $"client->server: received {relay.ClientToServer.Received}, forwarded {relay.ClientToServer.Forwarded}, lost {relay.ClientToServer.Lost + relay.ClientToServer.LostInBurst}; " +
-                $"server->client: received {relay.ServerToClient.Received}, forwarded {relay.ServerToClient.Forwarded}, lost {relay.ServerToClient.Lost + relay.ServerToClient.LostInBurst}").ConfigureAwait(false);
+            foreach (var (name, stats) in new[] { ("client->server", relay.ClientToServer), ("server->client", relay.ServerToClient) })
+            {
+                await console.Out.WriteLineAsync(
+                    $"{name}: received {stats.Received}, forwarded {stats.Forwarded} ({stats.ForwardedBytes} bytes), lost {stats.Lost + stats.LostInBurst}, " +
+                    $"queue drops {stats.QueueDrops}; release error p50 {stats.ReleaseError(0.5).TotalMicroseconds} µs, p99 {stats.ReleaseError(0.99).TotalMicroseconds} µs; " +
+                    $"released at {stats.ReleasedBitsPerSecond / 1e6:0.0} Mbit/s (schedule {stats.ScheduledBitsPerSecond / 1e6:0.0})").ConfigureAwait(false);
+            }
             return 0;
         }));
         return command;

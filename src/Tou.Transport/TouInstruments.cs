@@ -62,6 +62,9 @@ internal sealed class TouInstruments
 
     internal Meter Meter { get; }
 
+    /// <summary>A set on a meter of its own (not <c>Tou</c>), for tools such as the relay that reuse the UDP I/O but are not TOU traffic.</summary>
+    internal static TouInstruments CreateDetached(string meterName) => new(new Meter(meterName));
+
     private static string? MeterVersion => typeof(TouInstruments).Assembly.GetName().Version?.ToString(3);
 
     /// <summary>The set of <paramref name="meterFactory"/>'s <c>Tou</c> meter (one per factory), or <see cref="Shared"/>.</summary>

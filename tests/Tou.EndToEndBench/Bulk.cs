@@ -140,14 +140,21 @@ internal static class Bulk
         }
     }
 
-    /// <summary>Bytes a TOU stream moves through the relay in <paramref name="duration"/>, in Mbit/s.</summary>
-    public static async Task<double> TouThroughRelayAsync(TimeSpan rtt, double loss, TimeSpan duration, Tou.Protocol.CongestionControlAlgorithm congestionControl)
+    /// <summary>
+    /// Bytes a TOU stream moves client → server through a relay with <paramref name="path"/> both ways in
+    /// <paramref name="duration"/>, in Mbit/s, and the relay's accounting of the data direction.
+    /// </summary>
+    /// <param name="congestionControl">Null keeps the options' default controller.</param>
+    public static async Task<(double Mbps, RelayDirectionStats Up)> TouThroughRelayAsync(LinkProfile path, TimeSpan duration, Tou.Protocol.CongestionControlAlgorithm? congestionControl)
     {
         var options = new TouTransportOptions();
         options.Protocol.IdleTimeout = TimeSpan.FromMinutes(5);
-        options.Protocol.CongestionControl = congestionControl;
+        if (congestionControl is { } cc)
+        {
+            options.Protocol.CongestionControl = cc;
+        }
+
         await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
-        var path = LinkProfile.Path(rtt, loss, rateBitsPerSecond: 0);
         await using var relay = ImpairmentRelay.Start(new IPEndPoint(IPAddress.Loopback, 0), server.LocalEndPoint, path, path, seed: 3);
         await using var client = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options);
         var accept = server.AcceptAsync().AsTask();
@@ -187,6 +194,6 @@ internal static class Bulk
         await sending;
         sender.Abort(null);
         receiver.Abort(null);
-        return received * 8 / seconds / 1e6;
+        return (received * 8 / seconds / 1e6, relay.ClientToServer);
     }
 }

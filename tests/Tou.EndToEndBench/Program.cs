@@ -33,6 +33,33 @@ if (args.SkipWhile(a => a != "--profile-bulk").Skip(1).Take(2).ToArray() is [var
     return;
 }
 
+// --relay-forward-only: ten seconds of unimpaired forwarding alone (for profiling the relay with perf).
+if (args.Contains("--relay-forward-only"))
+{
+    var blast = await RelayBench.BlastAsync(LinkProfile.Perfect, 0, TimeSpan.FromSeconds(10));
+    Console.WriteLine($"relay forwarded {blast.DeliveredMbps / 1e3:0.00} Gbit/s ({blast.Received} of {blast.Sent} datagrams reached the relay)");
+    return;
+}
+
+// --relay-rate-only: the 100 Mbit/s rate and release-timing blast alone.
+if (args.Contains("--relay-rate-only"))
+{
+    var rated = new LinkProfile { Delay = TimeSpan.FromMilliseconds(10), RateBitsPerSecond = 100_000_000, QueueLimitBytes = 1 << 20 };
+    int gcs = GC.CollectionCount(0);
+    var r = await RelayBench.BlastAsync(rated, 150, TimeSpan.FromSeconds(3));
+    Console.WriteLine($"gen0 GCs {GC.CollectionCount(0) - gcs}, pause {GC.GetTotalPauseDuration().TotalMilliseconds} ms");
+    Console.WriteLine($"delivered {r.DeliveredMbps:0.00} Mbit/s, release error p50 {r.ReleaseP50Us} µs p99 {r.ReleaseP99Us} µs");
+    return;
+}
+
+if (args.Contains("--relay-only"))
+{
+    await RelaySection.RunAsync(quick, Record, table);
+    PrintTable();
+    await WriteResultsAsync();
+    return;
+}
+
 // --http-only: the HTTP figures alone (both listener configurations), for quick comparisons.
 bool httpOnly = args.Contains("--http-only");
 
@@ -145,20 +172,8 @@ if (httpOnly)
     return;
 }
 
-// (c) TOU through the impairment relay, with the default controller (CUBIC) and with BBR
-foreach (var cc in new[] { Tou.Protocol.CongestionControlAlgorithm.Cubic, Tou.Protocol.CongestionControlAlgorithm.Bbr })
-{
-    foreach (int rtt in new[] { 20, 100 })
-    {
-        foreach (double loss in new[] { 0.0, 0.01, 0.05 })
-        {
-            double mbps = await Bulk.TouThroughRelayAsync(TimeSpan.FromMilliseconds(rtt), loss, TimeSpan.FromSeconds(quick ? 3 : 8), cc);
-            string name = cc.ToString().ToLowerInvariant();
-            Record($"relay_rtt{rtt}ms_loss{loss * 100:0}pct_{name}_mbps", mbps);
-            table.Add(($"TOU via relay, {rtt} ms RTT, {loss:P0} loss, {name}", $"{mbps:0.0} Mbit/s", "", ""));
-        }
-    }
-}
+// (c) the impairment relay's own figures, then TOU (default, CUBIC, BBR) and kcptun through it on a 100 Mbit/s path
+await RelaySection.RunAsync(quick, Record, table);
 
 // (d) connection setup and memory per idle connection
 var (touSetup, tcpSetup) = await Setup.MeasureAsync(quick ? 100 : 300);
