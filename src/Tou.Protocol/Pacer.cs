@@ -3,14 +3,18 @@ namespace Tou.Protocol;
 /// <summary>
 /// Spreads a connection's transmissions over time: a token bucket refilled at the pacing rate, so a large window
 /// leaves as a stream rather than a burst that overflows queues. The rate is the controller's own (BBR) or else a gain
-/// times cwnd/SRTT (2 in slow start, 1.25 after). The bucket holds ten segments, or at high rates a millisecond's
-/// worth up to 64 KB: a host's timer wakes it about once a millisecond, and one segmentation-offload batch carries
-/// 64 KB, so at gigabit rates the rate is met with batches that cost one system call each (as Linux sizes TSO bursts).
+/// times cwnd/SRTT (2 in slow start, 1.25 after). The bucket holds ten segments, or four milliseconds at the rate up
+/// to 64 KB when that is more. A host wakes a paced connection on a timer of about a millisecond's resolution that
+/// runs late when the machine is busy; time a late wake-up missed is made up from the bucket instead of being lost
+/// (with a bucket of one millisecond, wake-ups every two would halve the rate). 64 KB is what one
+/// segmentation-offload send carries, so at gigabit rates the rate is met in batches of one system call each.
+/// In simulation the timer is exact and the bucket only matters after the sender paused.
 /// </summary>
 internal sealed class Pacer
 {
-    /// <summary>The interval whose worth of data the bucket may hold at high rates: a host timer's resolution.</summary>
-    public const long BurstIntervalUs = 1_000;
+    /// <summary>The time whose worth of data the bucket may hold: how late a host's timer may wake the connection
+    /// without costing it rate.</summary>
+    public const long BurstIntervalUs = 4_000;
 
     /// <summary>The most a high rate's burst may reach: one segmentation-offload batch.</summary>
     public const int MaxBurstBytes = 64 * 1024;
@@ -43,7 +47,7 @@ internal sealed class Pacer
         return nowUs + Math.Max(1, (long)Math.Ceiling((length - _tokens) / bytesPerUs));
     }
 
-    /// <summary>The bucket's size: ten segments, or a millisecond at the rate when that is more (at most 64 KB).</summary>
+    /// <summary>The bucket's size: ten segments, or four milliseconds at the rate when that is more (at most 64 KB).</summary>
     public static double Burst(double bytesPerUs, int segmentSize) =>
         Math.Max(10.0 * segmentSize, Math.Min(bytesPerUs * BurstIntervalUs, MaxBurstBytes));
 

@@ -33,11 +33,11 @@ public class PacerTests
     }
 
     [Theory]
-    [InlineData(12.5, 1452, 10 * 1452)]           // 100 Mbit/s: a millisecond is 12,500 bytes, less than ten segments
-    [InlineData(125.0, 1452, 64 * 1024)]          // 1 Gbit/s: 125,000 bytes a millisecond, capped at one 64 KB batch
-    [InlineData(40.0, 1452, 40_000)]              // 320 Mbit/s: a millisecond's worth
+    [InlineData(2.5, 1452, 10 * 1452)]            // 20 Mbit/s: 4 ms is 10,000 bytes, less than ten segments
+    [InlineData(12.5, 1452, 50_000)]              // 100 Mbit/s: four milliseconds' worth
+    [InlineData(125.0, 1452, 64 * 1024)]          // 1 Gbit/s: 500,000 bytes in 4 ms, capped at one 64 KB batch
     [InlineData(1000.0, 65_000, 10 * 65_000)]     // large segments: ten of them, as before
-    public void The_burst_is_ten_segments_or_a_millisecond_at_the_rate_up_to_one_offload_batch(double bytesPerUs, int segment, double expected)
+    public void The_burst_is_ten_segments_or_four_milliseconds_at_the_rate_up_to_one_offload_batch(double bytesPerUs, int segment, double expected)
     {
         Assert.Equal(expected, Pacer.Burst(bytesPerUs, segment));
 
