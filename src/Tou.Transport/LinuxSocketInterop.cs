@@ -21,6 +21,22 @@ internal static unsafe partial class LinuxSocketInterop
     /// <summary>Room for the UDP_GRO control message (CMSG_SPACE(sizeof(int)) is 24 on 64-bit) with slack.</summary>
     public const int ControlSize = 64;
 
+    /// <summary>Sets an int-valued socket option .NET does not wrap; false when the kernel refuses it.</summary>
+    public static bool TrySetIntOption(Socket socket, int level, int option, int value)
+    {
+        try
+        {
+            Span<byte> bytes = stackalloc byte[4];
+            BitConverter.TryWriteBytes(bytes, value);
+            socket.SetRawSocketOption(level, option, bytes);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     private const int EAgain = 11;         // also EWOULDBLOCK on Linux
     private const int EIntr = 4;
 

@@ -41,13 +41,13 @@ internal static class PathMtuSocketOptions
         bool ok = true;
         if (socket.AddressFamily == AddressFamily.InterNetworkV6)
         {
-            ok &= TrySet(socket, SolIpv6, Ipv6MtuDiscover, PmtuDiscProbe);
-            _ = TrySet(socket, SolIpv6, Ipv6DontFrag, 1); // belt and braces: never fragment locally either
+            ok &= LinuxSocketInterop.TrySetIntOption(socket, SolIpv6, Ipv6MtuDiscover, PmtuDiscProbe);
+            _ = LinuxSocketInterop.TrySetIntOption(socket, SolIpv6, Ipv6DontFrag, 1); // belt and braces: never fragment locally either
         }
 
         if (socket.AddressFamily == AddressFamily.InterNetwork || (socket.AddressFamily == AddressFamily.InterNetworkV6 && socket.DualMode))
         {
-            ok &= TrySet(socket, SolIp, IpMtuDiscover, PmtuDiscProbe); // a dual-mode socket's IPv4 traffic follows the IPv4 option
+            ok &= LinuxSocketInterop.TrySetIntOption(socket, SolIp, IpMtuDiscover, PmtuDiscProbe); // a dual-mode socket's IPv4 traffic follows the IPv4 option
         }
 
         return ok;
@@ -75,21 +75,6 @@ internal static class PathMtuSocketOptions
         catch (Exception ex) when (ex is ArgumentException or NetworkInformationException or PlatformNotSupportedException or InvalidOperationException)
         {
             return 0; // runs inside the engine (a connection's handshake completing): never let it throw there
-        }
-    }
-
-    private static bool TrySet(Socket socket, int level, int option, int value)
-    {
-        try
-        {
-            Span<byte> bytes = stackalloc byte[4];
-            BitConverter.TryWriteBytes(bytes, value);
-            socket.SetRawSocketOption(level, option, bytes);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
         }
     }
 

@@ -16,23 +16,8 @@ internal static class UdpOffload
     public static bool IsSupported => OperatingSystem.IsLinux();
 
     /// <summary>Asks the kernel to coalesce back-to-back datagrams from one sender into one receive.</summary>
-    public static bool TryEnableGro(Socket socket) => IsSupported && TrySet(socket, UdpGro, 1);
+    public static bool TryEnableGro(Socket socket) => IsSupported && LinuxSocketInterop.TrySetIntOption(socket, SolUdp, UdpGro, 1);
 
     /// <summary>Sets the segment size the kernel cuts every following send into (0: no segmentation).</summary>
-    public static bool TrySetGsoSegment(Socket socket, int size) => IsSupported && TrySet(socket, UdpSegment, size);
-
-    private static bool TrySet(Socket socket, int option, int value)
-    {
-        try
-        {
-            Span<byte> bytes = stackalloc byte[4];
-            BitConverter.TryWriteBytes(bytes, value);
-            socket.SetRawSocketOption(SolUdp, option, bytes);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
+    public static bool TrySetGsoSegment(Socket socket, int size) => IsSupported && LinuxSocketInterop.TrySetIntOption(socket, SolUdp, UdpSegment, size);
 }
