@@ -173,7 +173,54 @@ public sealed partial class TouConnection
         bool newHost = !SameHost(old, address);
         RemoteAddress = Copy(address);
         Stats.PathMigrations++;
-        if (newHost)
+        StartOnNewPath(nowUs, newHost);
+
+        // What is in flight went to the address the peer left (its ACKs for anything that arrived came back within
+        // the round trip the validation took): resend it now on the new path instead of after a timeout.
+        Stats.SegmentsLost += _loss.OnPathChanged();
+        Log.PathMigrated(_logger, Id, newHost);
+        _host?.OnPathChanged(old);
+        Notify();
+    }
+
+    /// <summary>
+    /// The host moved this connection to a new local socket on purpose (a network change, another interface): a PING
+    /// leaves from there at once (data, if any is due, goes first and does as well), so the peer sees the new address
+    /// without waiting for a timer and validates it; it moves when its challenge is answered. With
+    /// <paramref name="newNetwork"/> (a new local IP address, not only a new port) this side's congestion controller and
+    /// RTT estimate start afresh as well, since its packets now take another path.
+    /// </summary>
+    /// <param name="nowUs">The current time, µs.</param>
+    /// <param name="newNetwork">The new socket has another IP address than the old one.</param>
+    /// <exception cref="InvalidOperationException">The connection did not agree connection IDs (<see cref="ConnectionIdsNegotiated"/>), so
+    /// its peer, which then demultiplexes by address, could not follow it.</exception>
+    public void Migrate(long nowUs, bool newNetwork)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_peerId == 0)
+        {
+            throw new InvalidOperationException("Only a connection that agreed connection IDs (TouOptions.EnableConnectionIds on both sides) can move to another local address.");
+        }
+
+        if (_phase != Phase.Established || CloseReason != TouCloseReason.None)
+        {
+            return;
+        }
+
+        Stats.LocalMigrations++;
+        StartOnNewPath(nowUs, newNetwork);
+        _pingPending = true;
+        Notify();
+    }
+
+    /// <summary>
+    /// Packets take another path from now on. A new network resets what was learnt about the old one (RFC 9000 §9.4);
+    /// in any case what waits for a retransmission timeout went the old way, and the timer's backoff measured that
+    /// path's silence, so retransmissions start over from now.
+    /// </summary>
+    private void StartOnNewPath(long nowUs, bool newNetwork)
+    {
+        if (newNetwork)
         {
             Stats.PathResets++;
             _rtt.Reset();
@@ -181,17 +228,11 @@ public sealed partial class TouConnection
             _pacer.Restart(_sendMss);
         }
 
-        // Whatever waits for a retransmission timeout went to the old address, and its backoff measured that path's
-        // silence: retransmit from now on the new one.
         _rtt.ResetBackoff();
         if (_timers[TimerKind.Retransmission] != TouTime.Never)
         {
             _timers[TimerKind.Retransmission] = nowUs + _rtt.RtoUs;
         }
-
-        Log.PathMigrated(_logger, Id, newHost);
-        _host?.OnPathChanged(old);
-        Notify();
     }
 
     private ulong RandomToken()

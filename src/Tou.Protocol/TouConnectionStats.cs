@@ -128,8 +128,12 @@ public sealed class TouConnectionStats
     /// <summary>Times the connection moved to a validated new address of the peer.</summary>
     public long PathMigrations { get; internal set; }
 
-    /// <summary>Moves to a new IP address (not just a new port), which reset the congestion controller and RTT estimate.</summary>
+    /// <summary>Moves to a new IP address (not just a new port), the peer's or, by <see cref="TouConnection.Migrate"/>, this
+    /// side's, which reset the congestion controller and RTT estimate.</summary>
     public long PathResets { get; internal set; }
+
+    /// <summary>Times the host moved the connection to a new local socket (<see cref="TouConnection.Migrate"/>).</summary>
+    public long LocalMigrations { get; internal set; }
 
     /// <summary>Why the connection ended; <see cref="TouCloseReason.None"/> while it lasts.</summary>
     public TouCloseReason CloseReason { get; internal set; }

@@ -75,6 +75,9 @@ public sealed class SimulatedNetwork
         _inFlight.Enqueue(new Delivery(from, to, copy, datagram.Length), (Math.Max(atUs, NowUs), _sequence++));
     }
 
+    /// <summary>The endpoint at <paramref name="address"/>, or null (e.g. to act on its connections in a scheduled change).</summary>
+    public TouEndpoint? EndpointAt(SocketAddress address) => _nodes.GetValueOrDefault(address);
+
     /// <summary>
     /// Moves the node at <paramref name="current"/> to <paramref name="next"/>, as a NAT does when it rebinds a mapping
     /// (a new port) or as a host that changed networks (a new IP address): what it sends leaves from

@@ -17,6 +17,9 @@ public class PathMigrationTests(ITestOutputHelper output)
 
     private static readonly LinkProfile Path = LinkProfile.Path(TimeSpan.FromMilliseconds(20), rateBitsPerSecond: 50_000_000, queueLimitBytes: 512 * 1024);
 
+    /// <summary>Slow enough for a 20 MB transfer each way to see several rebindings two seconds apart.</summary>
+    private static readonly LinkProfile SlowPath = LinkProfile.Path(TimeSpan.FromMilliseconds(30), rateBitsPerSecond: 20_000_000, queueLimitBytes: 256 * 1024);
+
     private static TouOptions WithIds() => new() { EnableConnectionIds = true };
 
     /// <summary>
@@ -72,10 +75,10 @@ public class PathMigrationTests(ITestOutputHelper output)
 
                 net.At(net.NowUs + 2_000_000, RebindAgain);
             },
-            seed: 2, Path, Path, Megabytes20, Megabytes20, ReceivingClient(), WithIds(), maxDurationUs: 120_000_000);
+            seed: 2, SlowPath, SlowPath, Megabytes20, Megabytes20, ReceivingClient(), WithIds(), maxDurationUs: 120_000_000);
         Report("rebinding every 2 s", result);
         AssertExactAndGraceful(result);
-        Assert.True(result.Network.Rebindings >= 3, $"{result.Network.Rebindings} rebindings during the transfer");
+        Assert.True(result.Network.Rebindings >= 4, $"{result.Network.Rebindings} rebindings during the transfer");
         Assert.True(result.ServerStats.PathMigrations >= result.Network.Rebindings - 1, "every rebinding during the transfer was followed");
         Assert.Equal(0, result.ServerStats.PathResets);
     }
@@ -90,6 +93,37 @@ public class PathMigrationTests(ITestOutputHelper output)
         AssertExactAndGraceful(result);
         Assert.Equal(1, result.ServerStats.PathMigrations);
         Assert.Equal(1, result.ServerStats.PathResets); // a new host: congestion control and RTT start over
+    }
+
+    [Fact]
+    public void A_receiving_client_that_moves_to_a_new_network_on_purpose_is_followed_and_starts_a_fresh_path()
+    {
+        // Migrate: the host moved the client to a new socket on another network. The client speaks from there at once (a
+        // client that only downloads might otherwise have nothing to send) and resets its own congestion state; the
+        // server validates the new address and resets its own.
+        var newAddress = SimulatedNetwork.Address("172.16.4.2", 50000);
+        var result = TransferScenario.RunWith(
+            net => net.At(net.NowUs + 1_500_000, () =>
+            {
+                net.Rebind(TransferScenario.ClientAddress, newAddress);
+                net.EndpointAt(newAddress)!.FindConnection(TransferScenario.ServerAddress)!.Migrate(net.NowUs, newNetwork: true);
+            }),
+            seed: 7, Path, Path, 0, Megabytes20, WithIds(), WithIds());
+        Report("download, Migrate", result);
+        AssertExactAndGraceful(result);
+        Assert.Equal(1, result.ServerStats.PathMigrations);
+        Assert.Equal(1, result.ServerStats.PathResets);
+        Assert.Equal(1, result.ClientStats.LocalMigrations);
+        Assert.Equal(1, result.ClientStats.PathResets);
+        Assert.True(result.TransferUs < 6_000_000, $"{result.TransferUs} µs");
+    }
+
+    [Fact]
+    public void Migrate_needs_connection_ids()
+    {
+        using var pair = new Harness.EnginePair();
+        var (client, _) = pair.Establish();
+        Assert.Throws<InvalidOperationException>(() => client.Migrate(pair.NowUs, newNetwork: false));
     }
 
     [Fact]
