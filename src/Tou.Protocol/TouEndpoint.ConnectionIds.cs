@@ -18,6 +18,14 @@ public sealed partial class TouEndpoint
     public byte ListenerShard { get; set; }
 
     /// <summary>
+    /// Where a datagram goes whose connection ID this endpoint's settings decode to another listener shard of this
+    /// server (the kernel steers a client's new address to any shard of the port): the host hands it to that shard and
+    /// returns true, or returns false (e.g. no such shard) and the endpoint treats it as unknown. Called on the engine's
+    /// owner; the datagram is only valid during the call. Null (the default): no forwarding.
+    /// </summary>
+    public TouShardForwarder? ShardForwarder { get; set; }
+
+    /// <summary>
     /// The server ID and listener shard encoded in <paramref name="connectionId"/> under <paramref name="options"/>' settings
     /// (<see cref="TouOptions.ConnectionIdServerIdLength"/>, <see cref="TouOptions.ConnectionIdKey"/>), as a load balancer
     /// or a sibling shard reads them; false when the ID carries no routing information.
@@ -71,6 +79,26 @@ public sealed partial class TouEndpoint
         }
 
         AfterActivity(entry);
+        return true;
+    }
+
+    /// <summary>A datagram with an ID that is not ours but names another shard of this server goes to that shard.</summary>
+    private bool TryForwardToShard(SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram)
+    {
+        if (ShardForwarder is not { } forward || !_options.EnableConnectionIds || (header.Flags & TouFlags.Syn) != 0
+            || !ConnectionIdOptions.TryReadId(datagram, header.PayloadLength, out ulong id))
+        {
+            return false;
+        }
+
+        _idGenerator ??= new ConnectionIdGenerator(_options);
+        if (!_idGenerator.TryDecode(id, out uint serverId, out byte shard) || serverId != (uint)_options.ConnectionIdServerId
+            || shard == ListenerShard || !forward(shard, remote, datagram))
+        {
+            return false;
+        }
+
+        Stats.DatagramsForwarded++;
         return true;
     }
 

@@ -239,7 +239,7 @@ public sealed partial class TouEndpoint : IDisposable
             return;
         }
 
-        if (IsListening && TryAcceptCookie(nowUs, remote, header, datagram))
+        if ((IsListening && TryAcceptCookie(nowUs, remote, header, datagram)) || TryForwardToShard(remote, header, datagram))
         {
             return;
         }

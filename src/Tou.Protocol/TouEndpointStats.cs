@@ -61,6 +61,9 @@ public sealed class TouEndpointStats
     /// rebinding, a network change, or a replay or spoof: the connection checks the tag and validates the address).</summary>
     public long DatagramsFromNewPath { get; internal set; }
 
+    /// <summary>Datagrams whose connection ID names another listener shard, handed to it (<see cref="TouEndpoint.ShardForwarder"/>).</summary>
+    public long DatagramsForwarded { get; internal set; }
+
     /// <summary>Connections that moved to a validated new address of their peer.</summary>
     public long PathMigrations { get; internal set; }
 }
