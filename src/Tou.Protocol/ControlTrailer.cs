@@ -13,4 +13,7 @@ internal enum ControlTrailer
 
     /// <summary>The peer's connection ID and the keyed tag, on the ACK of a recently closed connection that agreed IDs.</summary>
     IdAndTag,
+
+    /// <summary>The connection ID of the datagram an RST answers, echoed without a tag (a host without the connection has no key).</summary>
+    Id,
 }

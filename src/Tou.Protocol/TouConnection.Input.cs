@@ -40,7 +40,7 @@ public sealed partial class TouConnection
             authenticated = (flags & TouFlags.Syn) != 0
                 ? Extensions.VerifyCrc(datagram, header.PayloadLength)
                 : VerifyTag(datagram, header.PayloadLength);
-            bool bareRst = (flags & TouFlags.Rst) != 0 && datagram.Length == TouHeader.Size && header.PayloadLength == 0;
+            bool bareRst = IsBareRst(datagram, header);
             if (!authenticated && !bareRst)
             {
                 Drop(DropReason.Integrity);

@@ -15,6 +15,7 @@ public sealed partial class TouConnection
     private ulong _peerId;                  // the ID the peer chose: on everything we send; 0 until agreed
     private SocketAddress? _packetSource;   // where the packet being handled came from, when not RemoteAddress
     private SocketAddress? _transmitTo;     // where the datagram just built goes, when not RemoteAddress
+    private SocketAddress? _lateAckTo;      // closed and lingering: where the peer, which moved meanwhile, repeats its FIN from
     private PathValidator? _path;
 
     /// <summary>The ID this side chose for the peer to put on its packets (0: none); set by the endpoint before the handshake.</summary>
@@ -60,10 +61,24 @@ public sealed partial class TouConnection
         ? ConnectionIdOptions.VerifyIdAndTag(datagram, payloadLength, LocalConnectionId, _receiveKey)
         : Extensions.VerifyTag(datagram, payloadLength, _receiveKey);
 
-    /// <summary>Where the datagram the last <see cref="PollTransmit"/> built goes: the peer's address, or one being validated.</summary>
+    /// <summary>Where the peer last sent from, when it moved while this side was lingering after the close (or null).</summary>
+    internal SocketAddress? LateAddress => _lateAckTo;
+
+    /// <summary>
+    /// A bare RST (header only: what a host that lost the connection sends) is accepted at the exact sequence number only.
+    /// With IDs it must also echo the ID the packet it answers carried (ours for the peer): a packet whose ID was damaged on
+    /// its way reaches no connection over there and draws an RST, which must not end this one.
+    /// </summary>
+    private bool IsBareRst(ReadOnlySpan<byte> datagram, in TouHeader header) =>
+        (header.Flags & TouFlags.Rst) != 0 && header.PayloadLength == 0 && (_peerId == 0
+            ? datagram.Length == TouHeader.Size
+            : datagram.Length == TouHeader.Size + ConnectionIdOptions.IdSize && BinaryPrimitives.ReadUInt64BigEndian(datagram[TouHeader.Size..]) == _peerId);
+
+    /// <summary>Where the datagram the last <see cref="PollTransmit"/> built goes: the peer's address, one being validated,
+    /// or, lingering after the close, where the peer last repeated its FIN from.</summary>
     internal SocketAddress TakeTransmitDestination()
     {
-        var to = _transmitTo ?? RemoteAddress;
+        var to = _transmitTo ?? (_phase == Phase.TimeWait ? _lateAckTo : null) ?? RemoteAddress;
         _transmitTo = null;
         return to;
     }
@@ -76,7 +91,11 @@ public sealed partial class TouConnection
     /// </summary>
     internal void HandleDatagramFromPath(long nowUs, SocketAddress from, ReadOnlySpan<byte> datagram)
     {
-        if (_peerId == 0 || _phase != Phase.Established || CloseReason != TouCloseReason.None
+        // The client may move before its handshake ACK arrived (the server in SYN-RECEIVED): the tag proves it read our
+        // SYN+ACK, so that ACK completes the handshake from the new address, which is then validated like any other.
+        bool lingering = _phase == Phase.TimeWait;
+        bool open = _phase is Phase.Established or Phase.SynReceived && CloseReason == TouCloseReason.None;
+        if (_peerId == 0 || !(lingering || open)
             || !TouHeader.TryRead(datagram, out var header) || (header.Flags & (TouFlags.Syn | TouFlags.Rst)) != 0)
         {
             Drop(DropReason.Unexpected); // an RST must come from the validated path: the peer there is the one we trust
@@ -86,6 +105,16 @@ public sealed partial class TouConnection
         if (!VerifyTag(datagram, header.PayloadLength))
         {
             Drop(DropReason.Integrity);
+            return;
+        }
+
+        if (lingering)
+        {
+            // Closed here: all that is left is to acknowledge the peer's repeated FIN, and that goes where it came from (one
+            // ACK per FIN, no larger than it). No validation: the connection has nowhere to move.
+            _lateAckTo = Copy(from);
+            HandleDatagram(nowUs, datagram);
+            Notify();
             return;
         }
 

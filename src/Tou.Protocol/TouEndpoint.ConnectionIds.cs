@@ -8,6 +8,8 @@ namespace Tou.Protocol;
 public sealed partial class TouEndpoint
 {
     private readonly Dictionary<ulong, ConnectionEntry> _byId = new();
+    private readonly Dictionary<ulong, (SocketAddress Record, long ExpiresUs)> _closedIds = new(); // ID -> its recently-closed record
+    private readonly Queue<(ulong Id, long ExpiresUs)> _closedIdOrder = new();
     private ConnectionIdGenerator? _idGenerator;
 
     /// <summary>
@@ -62,9 +64,14 @@ public sealed partial class TouEndpoint
     private bool TryRouteById(long nowUs, SocketAddress remote, ReadOnlySpan<byte> datagram)
     {
         if (!TouHeader.TryRead(datagram, out var header) || (header.Flags & TouFlags.Syn) != 0
-            || !ConnectionIdOptions.TryReadId(datagram, header.PayloadLength, out ulong id) || !_byId.TryGetValue(id, out var entry))
+            || !ConnectionIdOptions.TryReadId(datagram, header.PayloadLength, out ulong id))
         {
             return false;
+        }
+
+        if (!_byId.TryGetValue(id, out var entry))
+        {
+            return TryAnswerLateById(nowUs, remote, header, datagram, id);
         }
 
         var connection = entry.Connection;
@@ -141,5 +148,45 @@ public sealed partial class TouEndpoint
 
         _connections[CopyAddress(entry.Connection.RemoteAddress)] = entry;
         Stats.PathMigrations++;
+    }
+
+    /// <summary>The RST for a datagram of no connection; one that carried a connection ID gets it back (docs/protocol.md §5.7).</summary>
+    private void QueueReset(SocketAddress remote, in TouHeader incoming, ReadOnlySpan<byte> datagram)
+    {
+        if ((incoming.Flags & TouFlags.Syn) == 0 && ConnectionIdOptions.TryReadId(datagram, incoming.PayloadLength, out ulong id))
+        {
+            QueueControl(remote, ControlPacket.ResetFor(incoming, LocalPort, AgreedOptions.LocalMaxPayload(_options)), ControlTrailer.Id, peerId: id);
+            return;
+        }
+
+        QueueReset(remote, incoming);
+    }
+
+    /// <summary>A closed connection's ID keeps finding its recently-closed record, wherever its peer moved meanwhile.</summary>
+    private void RememberClosedId(TouConnection connection, long nowUs, long expiresUs)
+    {
+        while (_closedIdOrder.TryPeek(out var oldest) && (oldest.ExpiresUs <= nowUs || _closedIds.Count >= MaxRecentlyClosed))
+        {
+            _closedIdOrder.Dequeue();
+            if (_closedIds.TryGetValue(oldest.Id, out var held) && held.ExpiresUs == oldest.ExpiresUs)
+            {
+                _closedIds.Remove(oldest.Id);
+            }
+        }
+
+        _closedIds[connection.LocalConnectionId] = (CopyAddress(connection.RemoteAddress), expiresUs);
+        _closedIdOrder.Enqueue((connection.LocalConnectionId, expiresUs));
+    }
+
+    /// <summary>A late packet of a connection closed here, from an address its record is not kept under: answered as from there.</summary>
+    private bool TryAnswerLateById(long nowUs, SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram, ulong id)
+    {
+        if (!_closedIds.TryGetValue(id, out var known) || !_recentlyClosed.TryGet(known.Record, nowUs, out var closed))
+        {
+            return false;
+        }
+
+        AnswerLatePacket(remote, header, datagram, closed);
+        return true;
     }
 }

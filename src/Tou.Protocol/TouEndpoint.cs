@@ -191,7 +191,7 @@ public sealed partial class TouEndpoint : IDisposable
         }
 
         Stats.DatagramsReceived++;
-        if (_byId.Count > 0 && TryRouteById(nowUs, remote, datagram))
+        if ((_byId.Count > 0 || _closedIds.Count > 0) && TryRouteById(nowUs, remote, datagram))
         {
             return;
         }
@@ -249,7 +249,7 @@ public sealed partial class TouEndpoint : IDisposable
         Log.EndpointDropped(_logger, remote, DropReason.UnknownConnection);
         if ((header.Flags & TouFlags.Rst) == 0)
         {
-            QueueReset(remote, header);
+            QueueReset(remote, header, datagram);
         }
     }
 
@@ -261,25 +261,6 @@ public sealed partial class TouEndpoint : IDisposable
         TouHeader.TryRead(datagram, out var h) && h.Flags == TouFlags.Syn && !old.IsClient
         && (old.State == TouConnectionState.Closed || (old.State == TouConnectionState.Connecting && h.SequenceNumber != old.PeerInitialSequence))
         && (datagram.Length == TouHeader.Size + h.PayloadLength || Extensions.VerifyCrc(datagram, h.PayloadLength));
-
-    /// <summary>
-    /// A connection that closed gracefully here: the peer missed our last ACK and repeats its FIN or data. Acknowledge
-    /// everything again (TCP's TIME-WAIT, kept as a small record, not the connection).
-    /// </summary>
-    private void AnswerLatePacket(SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram, in ClosedConnection closed)
-    {
-        bool pureAck = header.Flags == TouFlags.Ack && header.PayloadLength == 0;
-        if (!closed.ReceiveKey.IsEmpty && !closed.Verifies(datagram, header.PayloadLength))
-        {
-            Stats.DroppedIntegrity++; // damaged or forged: never answered
-        }
-        else if ((header.Flags & TouFlags.Rst) == 0 && !pureAck)
-        {
-            Stats.LatePacketsAcknowledged++;
-            var trailer = closed.SendKey.IsEmpty ? ControlTrailer.None : closed.PeerId != 0 ? ControlTrailer.IdAndTag : ControlTrailer.Tag;
-            QueueControl(remote, closed.AckFor(header, LocalPort), trailer, closed.SendKey, peerId: closed.PeerId);
-        }
-    }
 
     private void HandleSyn(long nowUs, SocketAddress remote, in TouHeader header, ReadOnlySpan<byte> datagram)
     {
@@ -359,6 +340,7 @@ public sealed partial class TouEndpoint : IDisposable
                 ControlTrailer.Crc => Extensions.AppendCrc(buffer, length),
                 ControlTrailer.Tag => Extensions.AppendTag(buffer, length, control.Key),
                 ControlTrailer.IdAndTag => ConnectionIdOptions.AppendIdAndTag(buffer, length, control.PeerId, control.Key),
+                ControlTrailer.Id => ConnectionIdOptions.AppendId(buffer, length, control.PeerId),
                 _ => length,
             };
         }
@@ -562,12 +544,6 @@ public sealed partial class TouEndpoint : IDisposable
         entry.Connection.AcceptCookie(nowUs, header, datagram.Slice(TouHeader.Size, header.PayloadLength), agreed, header.AcknowledgementNumber);
         OnTransmitReady(entry);
         return true;
-    }
-
-    private void RememberClosed(TouConnection connection)
-    {
-        long now = connection.LastActivityUs;
-        _recentlyClosed.Add(connection.RemoteAddress, connection.ClosedRecord(now + RecentlyClosedLifetimeUs), now);
     }
 
     private void QueueControl(SocketAddress remote, in TouHeader header, ControlTrailer trailer, DirectionKey key = default, ExtensionSet? offer = null, ulong peerId = 0)

@@ -81,6 +81,13 @@ internal static class ConnectionIdOptions
         return true;
     }
 
+    /// <summary>Appends an ID alone (the echo in an RST for an unknown connection); returns the new length.</summary>
+    public static int AppendId(Span<byte> datagram, int length, ulong id)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(datagram[length..], id);
+        return length + IdSize;
+    }
+
     /// <summary>
     /// Appends the receiver's ID and the keyed tag after <paramref name="length"/> bytes of packet; returns the new length.
     /// The tag covers the ID: CRC32C of header, payload and ID, masked by SipHash of header and ID.
