@@ -43,4 +43,6 @@ internal sealed class ConnectionEntry : IConnectionHost
     public void OnRttSample(long rttUs) => _endpoint.RttSampled?.Invoke(rttUs);
 
     public void OnRetransmission() => _endpoint.OnRetransmission();
+
+    public void OnPathChanged(System.Net.SocketAddress oldAddress) => _endpoint.OnPathChanged(this, oldAddress);
 }

@@ -4,7 +4,7 @@ using Tou.Protocol.Wire;
 namespace Tou.Protocol;
 
 /// <summary>A packet the endpoint sends without a connection: an RST, a SYN cookie's SYN+ACK, a TIME-WAIT record's ACK.</summary>
-internal readonly record struct ControlPacket(SocketAddress To, TouHeader Header, ControlTrailer Trailer, DirectionKey Key, ExtensionSet? Offer)
+internal readonly record struct ControlPacket(SocketAddress To, TouHeader Header, ControlTrailer Trailer, DirectionKey Key, ExtensionSet? Offer, ulong PeerId = 0)
 {
     /// <summary>
     /// The RST answering <paramref name="incoming"/> from a host that has no connection for it, numbered RFC 793

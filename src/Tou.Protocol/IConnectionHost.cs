@@ -27,4 +27,7 @@ internal interface IConnectionHost
 
     /// <summary>A segment was sent again.</summary>
     void OnRetransmission();
+
+    /// <summary>The connection moved to a validated new address of its peer (it was at <paramref name="oldAddress"/>).</summary>
+    void OnPathChanged(System.Net.SocketAddress oldAddress);
 }

@@ -65,4 +65,7 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Debug, "TOU endpoint: dropped a datagram from {Remote} ({Reason})")]
     public static partial void EndpointDropped(ILogger logger, System.Net.SocketAddress remote, DropReason reason);
+
+    [LoggerMessage(40, LogLevel.Information, "TOU connection {Id}: the peer's new address answered its challenge; the connection moved there (new host: {NewHost})")]
+    public static partial void PathMigrated(ILogger logger, long id, bool newHost);
 }

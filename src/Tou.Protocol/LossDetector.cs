@@ -283,6 +283,27 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         return lost.Segments;
     }
 
+    /// <summary>
+    /// The peer moved to another address: everything neither SACKed nor already lost went to the one it left and is
+    /// lost, but that says nothing about congestion on the new path, so no recovery episode begins (the segments are
+    /// resent at once, within the window). Returns the segments newly declared lost.
+    /// </summary>
+    public int OnPathChanged()
+    {
+        var lost = (Segments: 0, Bytes: 0L);
+        for (int i = 0; i < _segments.Count; i++)
+        {
+            ref var seg = ref _segments[i];
+            if (!seg.Is(SegmentState.Sacked) && !seg.Is(SegmentState.Lost))
+            {
+                MarkLost(ref seg, ref lost);
+            }
+        }
+
+        HasLostSegments |= lost.Segments > 0;
+        return lost.Segments;
+    }
+
     /// <summary>The connection ended: nothing sent is outstanding any more.</summary>
     public void Clear()
     {

@@ -62,4 +62,14 @@ internal sealed class RttEstimator
     public void OnTimeout() => _backoff++;
 
     public void ResetBackoff() => _backoff = 0;
+
+    /// <summary>The connection moved to a new network address: nothing measured on the old path holds (RFC 9000 §9.4).</summary>
+    public void Reset()
+    {
+        HasSample = false;
+        SmoothedRttUs = 0;
+        RttVarUs = 0;
+        MinRttUs = long.MaxValue;
+        _backoff = 0;
+    }
 }

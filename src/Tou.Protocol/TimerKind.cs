@@ -35,4 +35,7 @@ internal enum TimerKind
 
     /// <summary>Path MTU discovery: an unanswered probe counts as lost, or a finished search starts again.</summary>
     PathMtu,
+
+    /// <summary>A path challenge went unanswered: send it again, or give the new path up (<see cref="PathValidator"/>).</summary>
+    PathValidation,
 }

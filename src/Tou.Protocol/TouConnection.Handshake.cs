@@ -24,6 +24,7 @@ public sealed partial class TouConnection
         _receiveSeqBase = _irs + 1;
         _sendSeqBase = _iss; // the seed's SYN+ACK consumes no sequence number
         Apply(AgreedOptions.ForServer(_options, offer, keys));
+        AgreeConnectionIds(offer.ConnectionId);
         _peerWindow.Start(header.Window, updatesFromStart: false);
         SetMss(header.Mss);
         _lastReceiveUs = nowUs;
@@ -74,7 +75,7 @@ public sealed partial class TouConnection
 
     private void SetMss(uint peerMss)
     {
-        _sendMss = AgreedOptions.SendMss(_options, _agreed.Extended, peerMss);
+        _sendMss = AgreedOptions.SendMss(_options, _agreed.Extended, peerMss) - IdOverhead; // the ID rides in every datagram
         _peerMaxDatagram = AgreedOptions.PeerMaxDatagramSize(peerMss);
         Stats.DatagramSize = DatagramSizeOf(_sendMss);
         _congestion = CongestionControllerFactory.Create(_options.CongestionControl, _sendMss);
@@ -125,6 +126,7 @@ public sealed partial class TouConnection
         }
 
         Apply(AgreedOptions.ForClient(_options, offer));
+        AgreeConnectionIds(offer.ConnectionId);
 
         _irs = new SequenceNumber(header.SequenceNumber);
         _receiveSeqBase = _irs; // the server's first data byte is its ISN (seed numbering)
@@ -224,7 +226,7 @@ public sealed partial class TouConnection
 
         _synPending = false;
         _synSentUs = nowUs;
-        int payload = Extensions.WriteOffer(buffer[TouHeader.Size..], AgreedOptions.Offer(_options));
+        int payload = Extensions.WriteOffer(buffer[TouHeader.Size..], OfferWithId());
         if (!_options.EnableExtensions)
         {
             payload = 0;

@@ -39,8 +39,8 @@ public sealed partial class TouConnection
         {
             authenticated = (flags & TouFlags.Syn) != 0
                 ? Extensions.VerifyCrc(datagram, header.PayloadLength)
-                : Extensions.VerifyTag(datagram, header.PayloadLength, _receiveKey);
-            bool bareRst = (flags & TouFlags.Rst) != 0 && datagram.Length == TouHeader.Size && header.PayloadLength == 0;
+                : VerifyTag(datagram, header.PayloadLength);
+            bool bareRst = IsBareRst(datagram, header);
             if (!authenticated && !bareRst)
             {
                 Drop(DropReason.Integrity);
@@ -101,6 +101,10 @@ public sealed partial class TouConnection
         _lastReceiveUs = nowUs;
         ArmIdle();
         ArmKeepAlive(nowUs);
+        if (!options.IsEmpty)
+        {
+            ReadPathOptions(nowUs, options);
+        }
 
         if ((flags & TouFlags.Ack) != 0 && !HandleAck(nowUs, header, seqOffset, data.Length, options))
         {

@@ -25,7 +25,7 @@ public sealed partial class TouConnection
             // The SYN+ACK carries its own CRC32C (the client has no key before reading it); all else is tagged.
             if (_agreed.Integrity && ((TouFlags)buffer[12] & TouFlags.Syn) == 0)
             {
-                length = Extensions.AppendTag(buffer, length, _sendKey);
+                length = AppendTag(buffer, length);
             }
 
             Stats.PacketsSent++;
@@ -83,6 +83,12 @@ public sealed partial class TouConnection
 
         if (_phase == Phase.Established && CloseReason == TouCloseReason.None)
         {
+            int path = BuildPathPacket(buffer, nowUs);
+            if (path > 0)
+            {
+                return path; // a path challenge or response: small, and it decides where the connection goes
+            }
+
             if (_pmtu.EchoOwed)
             {
                 return BuildAck(buffer); // the answer to the peer's path MTU probe
@@ -461,6 +467,11 @@ public sealed partial class TouConnection
         if (_timers.IsDue(TimerKind.PathMtu, nowUs))
         {
             OnPathMtuTimer(nowUs);
+        }
+
+        if (_timers.IsDue(TimerKind.PathValidation, nowUs))
+        {
+            OnPathValidationTimer();
         }
 
         if (_timers.IsDue(TimerKind.Retransmission, nowUs))

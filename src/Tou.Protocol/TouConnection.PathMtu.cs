@@ -8,7 +8,7 @@ namespace Tou.Protocol;
 public sealed partial class TouConnection
 {
     /// <summary>The datagram that carries <paramref name="mss"/> data bytes (with room for the trailer when extended).</summary>
-    private int DatagramSizeOf(int mss) => mss + TouHeader.Size + (_agreed.Extended ? Extensions.TrailerSize : 0);
+    private int DatagramSizeOf(int mss) => mss + TouHeader.Size + (_agreed.Extended ? Extensions.TrailerSize : 0) + IdOverhead;
 
     /// <summary>Established: search if this side wants to and the peer answers probes (a SYN cookie's server learns that later).</summary>
     private void StartPathMtuDiscovery(long nowUs)
@@ -44,7 +44,7 @@ public sealed partial class TouConnection
             return 0;
         }
 
-        int payload = size - TouHeader.Size - (_agreed.Integrity ? Extensions.TrailerSize : 0);
+        int payload = size - TouHeader.Size - TrailerLength;
         uint token = _pmtu.OnProbeSent(size, nowUs, _rtt.RtoUs);
         PathMtuOptions.WriteProbe(buffer.Slice(TouHeader.Size, payload), token);
         return FinishPacket(buffer, TouFlags.Ack | TouFlags.Ping | TouFlags.Options, SendSeq(_sndNxt), AckField, payload);
@@ -138,7 +138,7 @@ public sealed partial class TouConnection
     /// <summary>Takes the size discovery settled on as the segment size, and logs a finished search.</summary>
     private void ApplyPathMtu(bool wasSearching, string reason)
     {
-        int mss = AgreedOptions.MssForDatagram(_pmtu.Current);
+        int mss = AgreedOptions.MssForDatagram(_pmtu.Current) - IdOverhead;
         if (mss != _sendMss)
         {
             int before = Stats.DatagramSize;

@@ -122,8 +122,8 @@ public sealed partial class TouConnection : IDisposable
     /// <summary>Free slot for the host (the I/O layer keeps its connection object here).</summary>
     public object? Context { get; set; }
 
-    /// <summary>The peer's UDP address.</summary>
-    public SocketAddress RemoteAddress { get; }
+    /// <summary>The peer's UDP address; with connection IDs it changes when the peer's new address has been validated.</summary>
+    public SocketAddress RemoteAddress { get; private set; }
 
     /// <summary>True for a connection this side opened (<see cref="TouEndpoint.Connect"/>), false for an accepted one.</summary>
     public bool IsClient => _isClient;
@@ -203,7 +203,7 @@ public sealed partial class TouConnection : IDisposable
     internal long LastActivityUs => _lastReceiveUs;
 
     internal ClosedConnection ClosedRecord(long expiresUs) =>
-        new(SendSeq(SendLimit).Value, AckField, _agreed.Extended, _agreed.Integrity ? _sendKey : default, _agreed.Integrity ? _receiveKey : default, expiresUs);
+        new(SendSeq(SendLimit).Value, AckField, _agreed.Extended, _agreed.Integrity ? _sendKey : default, _agreed.Integrity ? _receiveKey : default, expiresUs, LocalConnectionId, _peerId);
 
     /// <summary>Our initial sequence number (the server's SYN+ACK carries it).</summary>
     internal uint InitialSequence => _iss.Value;

@@ -68,7 +68,8 @@ public sealed class TouConnectionStats
     /// <summary>RSTs this connection sent (abort, unread data, giving up, or refusing a half-open peer).</summary>
     public long ResetsSent { get; internal set; }
 
-    /// <summary>SYN+ACK retransmissions withheld because the unproven address would get more than 3× what it sent.</summary>
+    /// <summary>SYN+ACK retransmissions, and path challenges or responses to an unvalidated address, withheld because the
+    /// unproven address would get more than 3× what it sent.</summary>
     public long AmplificationLimited { get; internal set; }
 
     /// <summary>Datagrams dropped as malformed, out of window, failing the checksum or unexpected.</summary>
@@ -105,6 +106,34 @@ public sealed class TouConnectionStats
     /// <summary>Times full-size datagrams stopped getting through (repeated timeouts above the initial size) and the size
     /// fell back to <see cref="TouOptions.InitialDatagramSize"/>.</summary>
     public long PathMtuBlackHoles { get; internal set; }
+
+    /// <summary>Addresses other than the connection's that sent tagged packets and were challenged (connection IDs, docs/protocol.md §5.7).</summary>
+    public long PathValidationsStarted { get; internal set; }
+
+    /// <summary>Path challenges (PATH_CHALLENGE) sent to an address being validated, repetitions included.</summary>
+    public long PathChallengesSent { get; internal set; }
+
+    /// <summary>Addresses that echoed their challenge; each moved the connection there.</summary>
+    public long PathValidationsSucceeded { get; internal set; }
+
+    /// <summary>Addresses given up after their challenges went unanswered.</summary>
+    public long PathValidationsFailed { get; internal set; }
+
+    /// <summary>Bytes sent to addresses not yet validated (challenges and responses; never more than 3× <see cref="UnvalidatedPathBytesReceived"/>).</summary>
+    public long UnvalidatedPathBytesSent { get; internal set; }
+
+    /// <summary>Bytes of tagged packets received from addresses while they were not yet validated.</summary>
+    public long UnvalidatedPathBytesReceived { get; internal set; }
+
+    /// <summary>Times the connection moved to a validated new address of the peer.</summary>
+    public long PathMigrations { get; internal set; }
+
+    /// <summary>Moves to a new IP address (not just a new port), the peer's or, by <see cref="TouConnection.Migrate"/>, this
+    /// side's, which reset the congestion controller and RTT estimate.</summary>
+    public long PathResets { get; internal set; }
+
+    /// <summary>Times the host moved the connection to a new local socket (<see cref="TouConnection.Migrate"/>).</summary>
+    public long LocalMigrations { get; internal set; }
 
     /// <summary>Why the connection ended; <see cref="TouCloseReason.None"/> while it lasts.</summary>
     public TouCloseReason CloseReason { get; internal set; }

@@ -155,6 +155,11 @@ public sealed partial class TouEndpoint : IDisposable
         }
 
         var entry = Add(remote, isClient: true, nowUs);
+        if (_options.EnableConnectionIds)
+        {
+            AssignConnectionId(entry);
+        }
+
         entry.Connection.StartConnect(nowUs);
         Stats.ConnectionsConnected++;
         OnTransmitReady(entry);
@@ -186,6 +191,11 @@ public sealed partial class TouEndpoint : IDisposable
         }
 
         Stats.DatagramsReceived++;
+        if ((_byId.Count > 0 || _closedIds.Count > 0) && TryRouteById(nowUs, remote, datagram))
+        {
+            return;
+        }
+
         if (_connections.TryGetValue(remote, out var entry))
         {
             if (IsFreshSyn(datagram, entry.Connection))
@@ -225,23 +235,11 @@ public sealed partial class TouEndpoint : IDisposable
 
         if (_recentlyClosed.TryGet(remote, nowUs, out var closed))
         {
-            // A connection that closed gracefully here: the peer missed our last ACK and repeats its FIN or
-            // data. Acknowledge everything again (TCP's TIME-WAIT, kept as a small record, not the connection).
-            bool pureAck = header.Flags == TouFlags.Ack && header.PayloadLength == 0;
-            if (!closed.ReceiveKey.IsEmpty && !Extensions.VerifyTag(datagram, header.PayloadLength, closed.ReceiveKey))
-            {
-                Stats.DroppedIntegrity++; // damaged or forged: never answered
-            }
-            else if ((header.Flags & TouFlags.Rst) == 0 && !pureAck)
-            {
-                Stats.LatePacketsAcknowledged++;
-                QueueControl(remote, closed.AckFor(header, LocalPort), closed.SendKey.IsEmpty ? ControlTrailer.None : ControlTrailer.Tag, closed.SendKey);
-            }
-
+            AnswerLatePacket(remote, header, datagram, closed);
             return;
         }
 
-        if (IsListening && TryAcceptCookie(nowUs, remote, header, datagram))
+        if ((IsListening && TryAcceptCookie(nowUs, remote, header, datagram)) || TryForwardToShard(remote, header, datagram))
         {
             return;
         }
@@ -251,34 +249,7 @@ public sealed partial class TouEndpoint : IDisposable
         Log.EndpointDropped(_logger, remote, DropReason.UnknownConnection);
         if ((header.Flags & TouFlags.Rst) == 0)
         {
-            QueueReset(remote, header);
-        }
-    }
-
-    /// <summary>
-    /// Handles a buffer that may hold several back-to-back packets from one sender, as UDP receive offload
-    /// (GRO) delivers them: all as long as the first except perhaps the last. Only packets of a known
-    /// connection are split (its checksum setting tells the packet length); anything else is one datagram.
-    /// </summary>
-    public void HandleCoalesced(long nowUs, SocketAddress remote, ReadOnlySpan<byte> buffer)
-    {
-        ArgumentNullException.ThrowIfNull(remote);
-        if (!_connections.TryGetValue(remote, out var entry) || !TouHeader.TryRead(buffer, out var first))
-        {
-            HandleDatagram(nowUs, remote, buffer);
-            return;
-        }
-
-        int segment = TouHeader.Size + first.PayloadLength + (entry.Connection.IntegrityNegotiated ? Extensions.TrailerSize : 0);
-        if (segment >= buffer.Length)
-        {
-            HandleDatagram(nowUs, remote, buffer);
-            return;
-        }
-
-        for (int offset = 0; offset < buffer.Length; offset += segment)
-        {
-            HandleDatagram(nowUs, remote, buffer.Slice(offset, Math.Min(segment, buffer.Length - offset)));
+            QueueReset(remote, header, datagram);
         }
     }
 
@@ -321,6 +292,11 @@ public sealed partial class TouEndpoint : IDisposable
         var connection = entry.Connection;
         _pendingHandshakes++;
         var keys = offer.Integrity && _options.EnableIntegrity ? _cookies.DeriveIntegrityKeys(remote, header.SequenceNumber, connection.InitialSequence) : default;
+        if (offer.ConnectionId != 0 && !keys.IsEmpty && _options.EnableConnectionIds)
+        {
+            AssignConnectionId(entry);
+        }
+
         connection.AcceptSyn(nowUs, header, payload, offer, datagram.Length, keys);
         OnTransmitReady(entry);
     }
@@ -363,6 +339,8 @@ public sealed partial class TouEndpoint : IDisposable
             {
                 ControlTrailer.Crc => Extensions.AppendCrc(buffer, length),
                 ControlTrailer.Tag => Extensions.AppendTag(buffer, length, control.Key),
+                ControlTrailer.IdAndTag => ConnectionIdOptions.AppendIdAndTag(buffer, length, control.PeerId, control.Key),
+                ControlTrailer.Id => ConnectionIdOptions.AppendId(buffer, length, control.PeerId),
                 _ => length,
             };
         }
@@ -377,7 +355,7 @@ public sealed partial class TouEndpoint : IDisposable
             {
                 // Round robin: a connection with more to send goes to the back of the queue.
                 EnqueueTransmit(entry);
-                destination = connection.RemoteAddress;
+                destination = connection.TakeTransmitDestination();
                 Stats.DatagramsSent++;
                 return length;
             }
@@ -403,6 +381,8 @@ public sealed partial class TouEndpoint : IDisposable
         }
 
         _connections.Clear();
+        _byId.Clear();
+        _idGenerator?.Dispose();
         _timers.Clear();
         _transmitQueue.Clear();
         _acceptQueue.Clear();
@@ -471,9 +451,14 @@ public sealed partial class TouEndpoint : IDisposable
     private void Remove(ConnectionEntry entry)
     {
         var connection = entry.Connection;
-        if (_connections.TryGetValue(connection.RemoteAddress, out var held) && ReferenceEquals(held, entry))
+        bool byAddress = _connections.TryGetValue(connection.RemoteAddress, out var held) && ReferenceEquals(held, entry);
+        if (RemoveId(entry) | byAddress)
         {
-            _connections.Remove(connection.RemoteAddress);
+            if (byAddress)
+            {
+                _connections.Remove(connection.RemoteAddress);
+            }
+
             if (connection.CloseReason == TouCloseReason.Graceful)
             {
                 RememberClosed(connection);
@@ -561,13 +546,7 @@ public sealed partial class TouEndpoint : IDisposable
         return true;
     }
 
-    private void RememberClosed(TouConnection connection)
-    {
-        long now = connection.LastActivityUs;
-        _recentlyClosed.Add(connection.RemoteAddress, connection.ClosedRecord(now + RecentlyClosedLifetimeUs), now);
-    }
-
-    private void QueueControl(SocketAddress remote, in TouHeader header, ControlTrailer trailer, DirectionKey key = default, ExtensionSet? offer = null)
+    private void QueueControl(SocketAddress remote, in TouHeader header, ControlTrailer trailer, DirectionKey key = default, ExtensionSet? offer = null, ulong peerId = 0)
     {
         if (_controlPackets.Count >= MaxQueuedControlPackets)
         {
@@ -575,7 +554,7 @@ public sealed partial class TouEndpoint : IDisposable
             return;
         }
 
-        _controlPackets.Enqueue(new ControlPacket(CopyAddress(remote), header, trailer, key, offer));
+        _controlPackets.Enqueue(new ControlPacket(CopyAddress(remote), header, trailer, key, offer, peerId));
     }
 
     private void QueueReset(SocketAddress remote, in TouHeader incoming) =>

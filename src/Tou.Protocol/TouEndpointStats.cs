@@ -56,4 +56,14 @@ public sealed class TouEndpointStats
 
     /// <summary>Data and FIN segments retransmitted, all connections together (repeated SYNs and SYN+ACKs are not counted here).</summary>
     public long Retransmissions { get; internal set; }
+
+    /// <summary>Datagrams that carried a connection ID of ours but came from an address other than the connection's (a NAT
+    /// rebinding, a network change, or a replay or spoof: the connection checks the tag and validates the address).</summary>
+    public long DatagramsFromNewPath { get; internal set; }
+
+    /// <summary>Datagrams whose connection ID names another listener shard, handed to it (<see cref="TouEndpoint.ShardForwarder"/>).</summary>
+    public long DatagramsForwarded { get; internal set; }
+
+    /// <summary>Connections that moved to a validated new address of their peer.</summary>
+    public long PathMigrations { get; internal set; }
 }

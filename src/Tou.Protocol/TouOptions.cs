@@ -126,6 +126,28 @@ public sealed class TouOptions
     /// </summary>
     public byte[]? EndpointSecret { get; set; }
 
+    /// <summary>
+    /// Offer connection IDs (docs/protocol.md §5.7): each side picks the 8-byte ID its peer puts on every packet to it, so
+    /// a connection survives a change of the peer's address or port (NAT rebinding, a network change) after the new path
+    /// answers a challenge. Used only when both sides offer it and the integrity tag is agreed; costs 8 bytes per packet.
+    /// Off by default. Needs <see cref="EnableExtensions"/> and <see cref="EnableIntegrity"/>.
+    /// </summary>
+    public bool EnableConnectionIds { get; set; }
+
+    /// <summary>This server's ID, encoded in the connection IDs it chooses so a load balancer can route by them without
+    /// state (QUIC-LB style); it must fit in <see cref="ConnectionIdServerIdLength"/> bytes.</summary>
+    public int ConnectionIdServerId { get; set; }
+
+    /// <summary>Bytes of <see cref="ConnectionIdServerId"/> in each connection ID, 0 to 3 (0: no server ID; the listener
+    /// shard is always encoded).</summary>
+    public int ConnectionIdServerIdLength { get; set; }
+
+    /// <summary>
+    /// An AES key (16, 24 or 32 bytes) that hides the server ID and shard in connection IDs from everyone but holders of
+    /// the key (the load balancer); null (the default) leaves them readable.
+    /// </summary>
+    public byte[]? ConnectionIdKey { get; set; }
+
     /// <summary>Checks every setting and throws an <see cref="ArgumentOutOfRangeException"/> naming the first that is wrong.</summary>
     public void Validate()
     {
@@ -147,7 +169,18 @@ public sealed class TouOptions
         Require(MaxPendingHandshakes >= 0, nameof(MaxPendingHandshakes), "must not be negative (0 makes every handshake stateless)");
         Require(AcceptBacklog >= 1, nameof(AcceptBacklog), "must be at least 1");
         Require(EndpointSecret is null || EndpointSecret.Length == SynCookies.KeySize, nameof(EndpointSecret), "must be null or exactly 32 bytes");
+        ValidateConnectionIds();
         Require(Enum.IsDefined(CongestionControl), nameof(CongestionControl), "is not a known algorithm");
+    }
+
+    private void ValidateConnectionIds()
+    {
+        Require(!EnableConnectionIds || (EnableExtensions && EnableIntegrity), nameof(EnableConnectionIds),
+            "needs EnableExtensions and EnableIntegrity: a packet from a new address is trusted only when its keyed tag verifies");
+        Require(ConnectionIdServerIdLength is >= 0 and <= 3, nameof(ConnectionIdServerIdLength), "must be between 0 and 3 bytes");
+        Require(ConnectionIdServerId >= 0 && (long)ConnectionIdServerId < 1L << (8 * ConnectionIdServerIdLength), nameof(ConnectionIdServerId),
+            $"({ConnectionIdServerId}) must be non-negative and fit in ConnectionIdServerIdLength ({ConnectionIdServerIdLength}) bytes");
+        Require(ConnectionIdKey is null || ConnectionIdKey.Length is 16 or 24 or 32, nameof(ConnectionIdKey), "must be null or an AES key of 16, 24 or 32 bytes");
     }
 
     private static void Require(bool condition, string name, string rule)

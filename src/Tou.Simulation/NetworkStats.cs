@@ -14,4 +14,7 @@ public sealed class NetworkStats : ImpairmentStats
 
     /// <summary>Datagrams that arrived at an address no node has.</summary>
     public long Undeliverable { get; internal set; }
+
+    /// <summary>Nodes moved to a new address (<see cref="SimulatedNetwork.Rebind"/>).</summary>
+    public long Rebindings { get; internal set; }
 }

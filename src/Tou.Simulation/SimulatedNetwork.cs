@@ -17,6 +17,7 @@ public sealed class SimulatedNetwork
     private readonly List<(SocketAddress Address, TouEndpoint Endpoint)> _nodeList = new();
     private readonly Dictionary<(SocketAddress From, SocketAddress To), (ImpairedLink Link, long ExtraDelayUs)> _links = new();
     private readonly PriorityQueue<Delivery, (long At, long Seq)> _inFlight = new();
+    private readonly PriorityQueue<Action, (long At, long Seq)> _scheduled = new();
     private readonly byte[] _buffer = new byte[65_536];
     private long _sequence;
 
@@ -87,6 +88,53 @@ public sealed class SimulatedNetwork
         _inFlight.Enqueue(new Delivery(from, to, copy, datagram.Length), (Math.Max(atUs, NowUs), _sequence++));
     }
 
+    /// <summary>The endpoint at <paramref name="address"/>, or null (e.g. to act on its connections in a scheduled change).</summary>
+    public TouEndpoint? EndpointAt(SocketAddress address) => _nodes.GetValueOrDefault(address);
+
+    /// <summary>
+    /// Moves the node at <paramref name="current"/> to <paramref name="next"/>, as a NAT does when it rebinds a mapping
+    /// (a new port) or as a host that changed networks (a new IP address): what it sends leaves from
+    /// <paramref name="next"/>, only datagrams to <paramref name="next"/> reach it, and those still on their way to
+    /// <paramref name="current"/> are lost. Links from and to the old address are copied, with their profiles and empty
+    /// queues, unless the new pair has a link set already.
+    /// </summary>
+    /// <exception cref="ArgumentException">No node has <paramref name="current"/>, or one has <paramref name="next"/> already.</exception>
+    public void Rebind(SocketAddress current, SocketAddress next)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(next);
+        if (!_nodes.Remove(current, out var endpoint))
+        {
+            throw new ArgumentException($"No node has the address {current}.", nameof(current));
+        }
+
+        var to = CopyOf(next);
+        _nodes.Add(to, endpoint);
+        int index = _nodeList.FindIndex(n => ReferenceEquals(n.Endpoint, endpoint));
+        _nodeList[index] = (to, endpoint);
+        foreach (var ((from, dest), link) in _links.ToList())
+        {
+            if (from.Equals(current) && !_links.ContainsKey((to, dest)))
+            {
+                SetLink(to, dest, link.Profile);
+            }
+            else if (dest.Equals(current) && !_links.ContainsKey((from, to)))
+            {
+                SetLink(from, to, link.Profile);
+            }
+        }
+
+        Stats.Rebindings++;
+    }
+
+    /// <summary>Runs <paramref name="action"/> when the virtual clock reaches <paramref name="atUs"/> (before that step's
+    /// deliveries), e.g. a rebinding in the middle of a transfer. Actions at the same time run in the order scheduled.</summary>
+    public void At(long atUs, Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        _scheduled.Enqueue(action, (Math.Max(atUs, NowUs), _sequence++));
+    }
+
     /// <summary>Sends what every node has to send, then advances to the next delivery or deadline and handles it. False when nothing is pending.</summary>
     public bool Step()
     {
@@ -103,12 +151,23 @@ public sealed class SimulatedNetwork
             next = Math.Min(next, key.At);
         }
 
+        if (_scheduled.TryPeek(out _, out var scheduledAt))
+        {
+            next = Math.Min(next, scheduledAt.At);
+        }
+
         if (next == TouTime.Never)
         {
             return false;
         }
 
         NowUs = Math.Max(NowUs, next);
+        while (_scheduled.TryPeek(out var action, out key) && key.At <= NowUs)
+        {
+            _scheduled.Dequeue();
+            action();
+        }
+
         while (_inFlight.TryPeek(out var delivery, out key) && key.At <= NowUs)
         {
             _inFlight.Dequeue();
@@ -178,6 +237,11 @@ public sealed class SimulatedNetwork
             }
 
             if (_inFlight.TryPeek(out _, out var key))
+            {
+                next = Math.Min(next, key.At);
+            }
+
+            if (_scheduled.TryPeek(out _, out key))
             {
                 next = Math.Min(next, key.At);
             }

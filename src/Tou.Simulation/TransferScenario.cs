@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using Tou.Protocol;
 
@@ -10,6 +11,12 @@ namespace Tou.Simulation;
 /// </summary>
 public static class TransferScenario
 {
+    /// <summary>The client's address in every run (until the run's own changes move it).</summary>
+    public static SocketAddress ClientAddress => SimulatedNetwork.Address("10.0.0.1", 40000);
+
+    /// <summary>The server's address in every run.</summary>
+    public static SocketAddress ServerAddress => SimulatedNetwork.Address("10.0.0.2", 5000);
+
     private static TouOptions Seeded(TouOptions? options, int seed)
     {
         var seeded = options ?? new TouOptions();
@@ -42,12 +49,37 @@ public static class TransferScenario
         long downloadBytes,
         TouOptions? clientOptions = null,
         TouOptions? serverOptions = null,
+        long maxDurationUs = 3_600_000_000) =>
+        RunWith(static _ => { }, seed, clientToServer, serverToClient, uploadBytes, downloadBytes, clientOptions, serverOptions, maxDurationUs);
+
+    /// <summary>As <see cref="Run"/>, with <paramref name="configure"/> called on the network once both nodes are on it
+    /// and before the client connects: it may schedule changes during the transfer (<see cref="SimulatedNetwork.At"/>,
+    /// <see cref="SimulatedNetwork.Rebind"/>) or watch and inject datagrams.</summary>
+    /// <param name="configure">Sets up the network's changes during the run.</param>
+    /// <param name="seed">As for <see cref="Run"/>.</param>
+    /// <param name="clientToServer">The link from client to server.</param>
+    /// <param name="serverToClient">The link from server to client.</param>
+    /// <param name="uploadBytes">Bytes the client writes.</param>
+    /// <param name="downloadBytes">Bytes the server writes.</param>
+    /// <param name="clientOptions">The client endpoint's settings (null: defaults).</param>
+    /// <param name="serverOptions">The server endpoint's settings (null: defaults).</param>
+    /// <param name="maxDurationUs">Virtual time allowed before the run counts as failed, µs (default one hour).</param>
+    public static TransferResult RunWith(
+        Action<SimulatedNetwork> configure,
+        int seed,
+        LinkProfile clientToServer,
+        LinkProfile serverToClient,
+        long uploadBytes,
+        long downloadBytes,
+        TouOptions? clientOptions = null,
+        TouOptions? serverOptions = null,
         long maxDurationUs = 3_600_000_000)
     {
+        ArgumentNullException.ThrowIfNull(configure);
         ArgumentNullException.ThrowIfNull(clientToServer);
         ArgumentNullException.ThrowIfNull(serverToClient);
-        var clientAddress = SimulatedNetwork.Address("10.0.0.1", 40000);
-        var serverAddress = SimulatedNetwork.Address("10.0.0.2", 5000);
+        var clientAddress = ClientAddress;
+        var serverAddress = ServerAddress;
         // Unless the caller chose otherwise, the engines' randomness (ISNs, keys) comes from the seed too: one seed, one run.
         using var clientEndpoint = new TouEndpoint(Seeded(clientOptions, seed * 2 + 101)) { LocalPort = 40000 };
         using var serverEndpoint = new TouEndpoint(Seeded(serverOptions, seed * 2 + 102)) { LocalPort = 5000, IsListening = true };
@@ -56,6 +88,7 @@ public static class TransferScenario
         network.AddNode(serverAddress, serverEndpoint);
         network.SetLink(clientAddress, serverAddress, clientToServer);
         network.SetLink(serverAddress, clientAddress, serverToClient);
+        configure(network);
 
         long start = network.NowUs;
         var client = clientEndpoint.Connect(start, serverAddress);

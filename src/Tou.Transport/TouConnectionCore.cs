@@ -59,11 +59,23 @@ internal sealed class TouConnectionCore
 
     public IDuplexPipe Transport { get; }
 
-    public IPEndPoint LocalEndPoint { get; }
+    public IPEndPoint LocalEndPoint { get; private set; }
 
     public IPEndPoint RemoteEndPoint { get; }
 
     public TouConnection Engine => _engine;
+
+    /// <summary>Moves a connection that owns its endpoint (a client's) to a new local socket.</summary>
+    public async Task RebindAsync(IPEndPoint localEndPoint)
+    {
+        if (!_ownsEndpoint)
+        {
+            throw new InvalidOperationException("Only a connection made with TouSocketConnection.ConnectAsync has a socket of its own to move; this one shares its endpoint's.");
+        }
+
+        await _endpoint.RebindAsync(_engine, localEndPoint).ConfigureAwait(false);
+        LocalEndPoint = _endpoint.LocalEndPoint;
+    }
 
     public TouSocketEndpoint Endpoint => _endpoint;
 

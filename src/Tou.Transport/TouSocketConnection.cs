@@ -77,6 +77,21 @@ public sealed class TouSocketConnection : IAsyncDisposable
     }
 
     /// <summary>
+    /// Moves this connection to a new local UDP socket, as after a network change (Wi-Fi to cellular, a new VPN): the
+    /// socket is bound to <paramref name="localEndPoint"/> (null: an ephemeral port on the address the system now routes
+    /// to the peer from), the old one is closed, and the connection speaks from the new one at once; the peer processes
+    /// its packets and sends there once the new address has answered its challenge (docs/protocol.md §5.7). Data in
+    /// flight on the old socket is retransmitted; nothing the application wrote or reads is affected.
+    /// </summary>
+    /// <param name="localEndPoint">Where to bind the new socket; null picks as <see cref="ConnectAsync"/> does.</param>
+    /// <exception cref="InvalidOperationException">The connection was accepted (it shares its listener's socket), or it
+    /// did not agree connection IDs (<see cref="TouOptions.EnableConnectionIds"/> on both sides).</exception>
+    /// <exception cref="ObjectDisposedException">The connection's endpoint is closing.</exception>
+    /// <exception cref="SocketException">The new socket could not be bound.</exception>
+    public Task RebindAsync(IPEndPoint? localEndPoint = null) =>
+        _core.RebindAsync(localEndPoint ?? new IPEndPoint(LocalAddressFor(RemoteEndPoint), 0));
+
+    /// <summary>
     /// The local address the system routes <paramref name="remote"/> from, as a connected TCP socket would report it
     /// (a UDP socket bound to "any" reports 0.0.0.0 forever). Asking costs nothing on the wire: connecting a UDP
     /// socket only looks up the route. Where there is no route, "any", so that the SYN's send fails as before.

@@ -23,17 +23,17 @@ namespace Tou.Transport;
 public sealed partial class TouSocketEndpoint : IAsyncDisposable
 {
     private readonly object _gate = new();
-    private readonly Socket _socket;
+    private Socket _socket;    // replaced by RebindAsync, under the gate
     private readonly TouEndpoint _engine;
     private readonly ILogger _logger;
     private readonly Timer _timer;
     private readonly Channel<TouSocketConnection> _accepted = Channel.CreateUnbounded<TouSocketConnection>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Task _receiveLoop;
+    private Task _receiveLoop;
     private const int MaxDatagramsPerWakeup = 64;
-    private readonly UdpDatagramSender _sender;
-    private readonly UdpDatagramReceiver _receiver;
+    private UdpDatagramSender _sender;
+    private UdpDatagramReceiver _receiver;
     private long _timerDueUs = TouTime.Never;
     private bool _draining;    // DisposeAsync was called: accept nothing, close the socket once no connection is open
     private bool _closeWhenDelivered; // DrainAsync was called: close as soon as nothing written is unacknowledged
@@ -70,7 +70,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             LocalDatagramLimit = datagramLimit,
         };
         _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
-        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        _receiveLoop = StartReceiveLoop(_receiver);
         Interlocked.Increment(ref s_openEndpoints);
         Metrics.EndpointOpened(this);
     }
@@ -109,7 +109,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     internal UdpDatagramSender Sender => _sender;
 
     /// <summary>The address and port the socket is bound to (the port is the real one when 0 was asked).</summary>
-    public IPEndPoint LocalEndPoint { get; }
+    public IPEndPoint LocalEndPoint { get; private set; }
 
     /// <summary>
     /// Completes once the endpoint has closed its socket: after <see cref="DisposeAsync"/>, when the connections the
@@ -153,30 +153,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(localEndPoint);
         options ??= new TouTransportOptions();
         options.Validate();
-        var socket = new Socket(localEndPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        var socket = OpenSocket(localEndPoint, options, reusePort);
         try
         {
-            if (localEndPoint.AddressFamily == AddressFamily.InterNetworkV6 && localEndPoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                socket.DualMode = true;
-            }
-
-            if (options.SocketReceiveBufferSize > 0)
-            {
-                socket.ReceiveBufferSize = options.SocketReceiveBufferSize;
-            }
-
-            if (options.SocketSendBufferSize > 0)
-            {
-                socket.SendBufferSize = options.SocketSendBufferSize;
-            }
-
-            if (reusePort)
-            {
-                ReusePort.Enable(socket);
-            }
-
-            socket.Bind(localEndPoint);
             return new TouSocketEndpoint(socket, options, loggerFactory ?? NullLoggerFactory.Instance, listen);
         }
         catch
@@ -325,14 +304,17 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     internal static long Now() => TouTime.FromStopwatchTimestamp(Stopwatch.GetTimestamp());
 
-    private async Task ReceiveLoopAsync()
+    private Task StartReceiveLoop(UdpDatagramReceiver receiver) => Task.Run(() => ReceiveLoopAsync(receiver));
+
+    /// <summary>Receives on <paramref name="receiver"/>'s socket until the endpoint closes or moves to another socket.</summary>
+    private async Task ReceiveLoopAsync(UdpDatagramReceiver receiver)
     {
         var token = _shutdown.Token;
         while (!token.IsCancellationRequested)
         {
             try
             {
-                await _receiver.WaitAsync(token).ConfigureAwait(false);
+                await receiver.WaitAsync(token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
@@ -347,16 +329,16 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
             lock (_gate)
             {
-                if (_disposed)
+                if (_disposed || !ReferenceEquals(receiver, _receiver))
                 {
-                    break;
+                    break; // closed, or rebound to another socket with a loop of its own
                 }
 
                 // Handle what is queued (bounded, so acknowledgements and timers are not held up), then send and dispatch once.
                 long now = Now();
                 try
                 {
-                    _receiver.Drain(new EngineSink(_engine, Metrics, now), MaxDatagramsPerWakeup);
+                    receiver.Drain(new EngineSink(_engine, Metrics, now), MaxDatagramsPerWakeup);
                 }
                 catch (SocketException ex)
                 {

@@ -110,12 +110,14 @@ public sealed partial class TouSocketListener : IAsyncDisposable
             }
 
             var barrier = new ShardCloseBarrier(count);
-            foreach (var shard in shards)
+            TouSocketEndpoint[] group = [.. shards];
+            for (int i = 0; i < group.Length; i++)
             {
-                shard.CloseBarrier = barrier; // before anything can drain: the group closes its sockets together
+                group[i].CloseBarrier = barrier; // before anything can drain: the group closes its sockets together
+                group[i].JoinShards(group, (byte)i); // connection IDs name their shard; a migrated client's datagrams find it
             }
 
-            return [.. shards];
+            return group;
         }
         catch
         {

@@ -253,7 +253,7 @@ public class PathMtuDiscoveryTests
         var buffer = new byte[Extensions.MaxOfferSize];
         var offer = AgreedOptions.Offer(new TouOptions());
         Assert.True(offer.PathMtuProbes);
-        int n = Extensions.WriteOffer(buffer, offer with { Keys = new IntegrityKeys(1, 2) });
+        int n = Extensions.WriteOffer(buffer, offer with { Keys = new IntegrityKeys(1, 2), ConnectionId = 0x0102030405060708 });
         Assert.Equal(Extensions.MaxOfferSize, n);
         Assert.True(Extensions.ReadOffer(buffer.AsSpan(0, n)).PathMtuProbes);
 

@@ -3,8 +3,10 @@
 -- Lua plugins folder (Help > About Wireshark > Folders). Checked by build/check-dissector.sh.
 --
 -- Decodes the 21-byte header, the extension offer of SYN and SYN+ACK payloads, option blocks (SACK blocks,
--- ACK delay, path MTU probe and echo), data, and the 4-byte trailer: CRC32C on SYN and SYN+ACK, the keyed tag
--- (CRC32C xor SipHash-2-4 of the header) on other packets, verified once the SYN+ACK's secret was seen.
+-- ACK delay, path MTU probe and echo, path challenge and response), data, and the trailer: CRC32C on SYN and
+-- SYN+ACK, the keyed tag (CRC32C xor SipHash-2-4 of the header) on other packets, verified once the SYN+ACK's
+-- secret was seen; with connection IDs (docs/protocol.md §5.7) the receiver's 8-byte ID precedes the tag, which
+-- covers it. A connection that moved to a new address shows as a new stream there, its tags unverified.
 -- Sequence analysis: per conversation (tou.stream), relative sequence and acknowledgement numbers from the
 -- initial sequence number of each direction (the SYN's, the SYN+ACK's), as Wireshark does for TCP.
 -- Registration: the UDP ports of the "ports" preference (default 5000, the seed's) and a heuristic that
@@ -14,6 +16,7 @@ local tou = Proto("tou", "Transport Over UDP (TOU)")
 
 local HEADER = 21
 local TRAILER = 4
+local ID_TRAILER = 12 -- connection ID (8) and keyed tag (4)
 local FLAG_FIN, FLAG_RST, FLAG_ACK, FLAG_SYN, FLAG_OPT, FLAG_PING = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 -- Lua 5.2 (Wireshark up to 4.2) has bit32; Lua 5.3+ has operators instead.
@@ -23,9 +26,10 @@ local bit = bit32 or load([[return {
 
 local option_names = {
   [1] = "WINDOW_SCALE", [2] = "SACK_PERMITTED", [5] = "SACK", [6] = "INTEGRITY", [7] = "ACK_DELAY",
-  [8] = "PMTU_PROBES", [9] = "PROBE", [10] = "PROBE_ECHO",
+  [8] = "PMTU_PROBES", [9] = "PROBE", [10] = "PROBE_ECHO", [11] = "CONNECTION_ID", [12] = "PATH_CHALLENGE",
+  [13] = "PATH_RESPONSE",
 }
-local trailer_kinds = { [1] = "CRC32C (handshake)", [2] = "keyed tag (CRC32C xor SipHash-2-4)" }
+local trailer_kinds = { [1] = "CRC32C (handshake)", [2] = "keyed tag (CRC32C xor SipHash-2-4)", [3] = "connection ID and keyed tag" }
 local trailer_states = { [0] = "unverified (secret not seen)", [1] = "good", [2] = "bad" }
 
 local f = {
@@ -63,6 +67,10 @@ local f = {
   ack_delay = ProtoField.uint32("tou.option.ack_delay", "ACK delay (µs)", base.DEC),
   probe = ProtoField.uint32("tou.option.probe.token", "Probe token", base.HEX),
   probe_echo = ProtoField.uint32("tou.option.probe_echo.token", "Probe echo token", base.HEX),
+  connection_id = ProtoField.bytes("tou.option.connection_id", "Connection ID the sender wants on packets to it"),
+  path_challenge = ProtoField.bytes("tou.option.path_challenge", "Path challenge"),
+  path_response = ProtoField.bytes("tou.option.path_response", "Path response"),
+  cid = ProtoField.bytes("tou.cid", "Destination connection ID"),
   padding_len = ProtoField.uint32("tou.padding_len", "Probe padding", base.DEC),
   data = ProtoField.bytes("tou.data", "Data"),
   trailer = ProtoField.uint32("tou.trailer", "Trailer", base.HEX),
@@ -229,6 +237,12 @@ local function dissect_tlvs(buf, pinfo, tree, offset, stop, state)
       state.probe = true
     elseif type == 10 and len == 4 and state.block then
       item:add(f.probe_echo, v)
+    elseif type == 11 and len == 8 and not state.block then
+      item:add(f.connection_id, v)
+    elseif type == 12 and len == 8 and state.block then
+      item:add(f.path_challenge, v)
+    elseif type == 13 and len == 8 and state.block then
+      item:add(f.path_response, v)
     elseif v then
       item:add(f.value, v)
     end
@@ -238,8 +252,15 @@ local function dissect_tlvs(buf, pinfo, tree, offset, stop, state)
   return true
 end
 
--- The trailer after header and payload; its kind depends on the SYN flag.
-local function dissect_trailer(buf, tree, offset, flags, key)
+-- The trailer after header and payload; its kind depends on the SYN flag, and on a connection ID before the tag
+-- (with_id), which the tag covers: CRC32C over header, payload and ID, SipHash over header and ID.
+local function dissect_trailer(buf, tree, offset, flags, key, with_id)
+  local keyed = buf:raw(0, HEADER)
+  if with_id then
+    tree:add(f.cid, buf(offset, 8))
+    keyed = keyed .. buf:raw(offset, 8)
+    offset = offset + 8
+  end
   local tr = buf(offset, TRAILER)
   local item = tree:add(f.trailer, tr)
   local packet = buf:raw(0, offset)
@@ -248,9 +269,9 @@ local function dissect_trailer(buf, tree, offset, flags, key)
     item:add(f.trailer_kind, tr, 1):set_generated()
     expected = crc32c(packet)
   else
-    item:add(f.trailer_kind, tr, 2):set_generated()
+    item:add(f.trailer_kind, tr, with_id and 3 or 2):set_generated()
     if key then
-      local mask = siphash24(key[1], key[2], packet:sub(1, HEADER)):lower()
+      local mask = siphash24(key[1], key[2], keyed):lower()
       expected = bit.bxor(crc32c(packet), mask)
     end
   end
@@ -342,8 +363,8 @@ function tou.dissector(buf, pinfo, root)
   tree:add(f.len, data_len):set_generated()
 
   local extra = length - HEADER - plen
-  if extra == TRAILER then
-    dissect_trailer(buf, tree, HEADER + plen, flags, frame.key)
+  if extra == TRAILER or (extra == ID_TRAILER and bit.band(flags, FLAG_SYN) == 0) then
+    dissect_trailer(buf, tree, HEADER + plen, flags, frame.key, extra == ID_TRAILER)
   elseif extra > 0 then
     tree:add(f.extra, buf(HEADER + plen, extra))
   end
@@ -363,7 +384,7 @@ local function heuristic(buf, pinfo, root)
   if length < HEADER then return false end
   local plen, extra = buf(15, 2):uint(), length - HEADER - buf(15, 2):uint()
   if buf(0, 2):uint() ~= pinfo.src_port or buf(2, 2):uint() ~= pinfo.dst_port then return false end
-  if bit.band(buf(12, 1):uint(), 0xC0) ~= 0 or (extra ~= 0 and extra ~= TRAILER) or buf(17, 4):uint() > 65535 then return false end
+  if bit.band(buf(12, 1):uint(), 0xC0) ~= 0 or (extra ~= 0 and extra ~= TRAILER and extra ~= ID_TRAILER) or buf(17, 4):uint() > 65535 then return false end
   tou.dissector(buf, pinfo, root)
   return true
 end

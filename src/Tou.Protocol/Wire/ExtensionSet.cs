@@ -19,5 +19,8 @@ internal struct ExtensionSet
     /// <summary>The sender answers path MTU probes (PMTU_PROBES, §5.5 of docs/protocol.md); agreed: the peer does.</summary>
     public bool PathMtuProbes;
 
+    /// <summary>The ID the writer of this offer wants on the packets sent to it (CONNECTION_ID, §5.7 of docs/protocol.md); 0: none.</summary>
+    public ulong ConnectionId;
+
     public static ExtensionSet Plain => new() { WindowShift = -1 };
 }

@@ -27,8 +27,8 @@ internal static class Extensions
     /// <summary>Bytes of the trailer after the payload: CRC32C on handshake packets, the keyed tag on all others.</summary>
     public const int TrailerSize = 4;
 
-    /// <summary>Largest extension offer: magic, version, window scale, SACK permitted, integrity with its keys, PMTU probes.</summary>
-    public const int MaxOfferSize = 4 + 3 + 2 + 2 + IntegrityKeys.Size + 2;
+    /// <summary>Largest extension offer: magic, version, window scale, SACK permitted, integrity with its keys, PMTU probes, connection ID.</summary>
+    public const int MaxOfferSize = 4 + 3 + 2 + 2 + IntegrityKeys.Size + 2 + ConnectionIdOptions.TlvSize;
 
     /// <summary>Largest option block a pure ACK carries: length byte, SACK TLV header, four blocks.</summary>
     public const int MaxAckOptionsSize = 1 + 2 + (MaxSackBlocks * 8) + 2 + 4;
@@ -72,6 +72,11 @@ internal static class Extensions
             destination[n++] = 0;
         }
 
+        if (offer.ConnectionId != 0)
+        {
+            n += ConnectionIdOptions.WriteTlv(destination[n..], ConnectionIdOptions.TlvConnectionId, offer.ConnectionId);
+        }
+
         return n;
     }
 
@@ -113,6 +118,9 @@ internal static class Extensions
                     break;
                 case PathMtuOptions.TlvPathMtuProbes:
                     set.PathMtuProbes = true;
+                    break;
+                case ConnectionIdOptions.TlvConnectionId when length == ConnectionIdOptions.IdSize:
+                    set.ConnectionId = BinaryPrimitives.ReadUInt64BigEndian(value);
                     break;
             }
 

@@ -27,6 +27,8 @@ internal static class DissectorCapture
     // Ports 50001/50002 are not in the dissector's port preference: these packets exercise the heuristic.
     private static readonly IPEndPoint HandClient = new(IPAddress.Parse("192.0.2.10"), 50001);
     private static readonly IPEndPoint HandServer = new(IPAddress.Parse("192.0.2.20"), 50002);
+    private static readonly IPEndPoint HandIdClient = new(IPAddress.Parse("192.0.2.30"), 50003);
+    private static readonly IPEndPoint HandIdServer = new(IPAddress.Parse("192.0.2.40"), 50004);
     private static readonly IPEndPoint SeedClient = new(IPAddress.Parse("192.0.2.1"), 40000);
     private static readonly IPEndPoint SeedServer = new(IPAddress.Parse("192.0.2.2"), 5000);
     private static readonly IPEndPoint EngineClient = new(IPAddress.Parse("10.0.0.1"), 40000);
@@ -46,6 +48,11 @@ internal static class DissectorCapture
         foreach (var (toServer, bytes) in HandMade())
         {
             capture.Add(Datagram(t += 1_000, toServer, HandClient, HandServer, bytes));
+        }
+
+        foreach (var (toServer, bytes) in HandMadeWithIds())
+        {
+            capture.Add(Datagram(t += 1_000, toServer, HandIdClient, HandIdServer, bytes));
         }
 
         foreach (var packet in EngineExchange())
@@ -91,6 +98,43 @@ internal static class DissectorCapture
         // Server data whose tag is wrong (the client's key: a reflected packet), which the dissector must flag.
         byte[] data = "hi"u8.ToArray();
         yield return (false, Packet(Header(50002, 50001, serverIsn, clientIsn + 1, TouFlags.Ack, 1_024, 65_482), data, p => Extensions.AppendTag(p, p.Length - 4, clientKey)));
+    }
+
+    /// <summary>
+    /// A handshake agreeing connection IDs (docs/protocol.md §5.7), then packets carrying the receiver's ID before the
+    /// tag: the handshake's ACK, a path challenge and its response, and data whose tag is wrong (the other direction's key).
+    /// </summary>
+    private static IEnumerable<(bool ToServer, byte[] Bytes)> HandMadeWithIds()
+    {
+        const uint clientIsn = 0x1000_0000, serverIsn = 0x2000_0000;
+        const ulong clientId = 0xE1C2_A3B4_0506_0708, serverId = 0x0012_3405_AABB_CCDD;
+        var keys = new IntegrityKeys(0x1111_2222_3333_4444, 0x5555_6666_7777_8888);
+        var offer = new ExtensionSet { Extended = true, WindowShift = 7, Sack = true, Integrity = true, PathMtuProbes = true, ConnectionId = clientId };
+        yield return (true, Packet(Header(50003, 50004, clientIsn, 0, TouFlags.Syn, 65_535, 65_482), OfferBytes(offer), p => Extensions.AppendCrc(p, p.Length - 4)));
+        yield return (false, Packet(Header(50004, 50003, serverIsn, clientIsn + 1, TouFlags.Syn | TouFlags.Ack, 65_535, 65_482), OfferBytes(offer with { Keys = keys, ConnectionId = serverId }), p => Extensions.AppendCrc(p, p.Length - 4)));
+
+        var clientKey = keys.ForSending(isClient: true);
+        var serverKey = keys.ForSending(isClient: false);
+        yield return (true, PacketWithId(Header(50003, 50004, clientIsn + 1, serverIsn, TouFlags.Ack, 512, 65_482), [], serverId, clientKey));
+        byte[] challenge = new byte[1 + ConnectionIdOptions.TlvSize];
+        challenge[0] = ConnectionIdOptions.TlvSize;
+        ConnectionIdOptions.WriteTlv(challenge.AsSpan(1), ConnectionIdOptions.TlvPathChallenge, 0x0102_0304_0506_0708);
+        yield return (false, PacketWithId(Header(50004, 50003, serverIsn, clientIsn + 1, TouFlags.Ack | TouFlags.Options, 512, 65_482), challenge, clientId, serverKey));
+        byte[] response = (byte[])challenge.Clone();
+        response[1] = ConnectionIdOptions.TlvPathResponse;
+        yield return (true, PacketWithId(Header(50003, 50004, clientIsn + 1, serverIsn, TouFlags.Ack | TouFlags.Options, 512, 65_482), response, serverId, clientKey));
+        yield return (false, PacketWithId(Header(50004, 50003, serverIsn, clientIsn + 1, TouFlags.Ack, 512, 65_482), "ok"u8.ToArray(), clientId, clientKey));
+    }
+
+    /// <summary>Header, payload, the receiver's connection ID and the keyed tag over them.</summary>
+    private static byte[] PacketWithId(TouHeader header, byte[] payload, ulong id, DirectionKey key)
+    {
+        var bytes = new byte[TouHeader.Size + payload.Length + ConnectionIdOptions.TrailerSize];
+        header.PayloadLength = (ushort)payload.Length;
+        header.Write(bytes);
+        payload.CopyTo(bytes, TouHeader.Size);
+        Assert.Equal(bytes.Length, ConnectionIdOptions.AppendIdAndTag(bytes, TouHeader.Size + payload.Length, id, key));
+        return bytes;
     }
 
     private static byte[] OfferBytes(ExtensionSet offer)

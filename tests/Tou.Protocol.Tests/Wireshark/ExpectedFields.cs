@@ -23,7 +23,8 @@ internal sealed class ExpectedFields
         "tou.option.type", "tou.option.len", "tou.option.wscale", "tou.option.integrity.secret", "tou.option.value",
         "tou.sack.left", "tou.sack.right", "tou.sack.rel_left", "tou.sack.rel_right", "tou.option.ack_delay",
         "tou.option.probe.token", "tou.option.probe_echo.token", "tou.padding_len", "tou.data", "tou.len",
-        "tou.trailer", "tou.trailer.kind", "tou.trailer.status", "tou.extra",
+        "tou.trailer", "tou.trailer.kind", "tou.trailer.status", "tou.extra", "tou.option.connection_id",
+        "tou.option.path_challenge", "tou.option.path_response", "tou.cid",
     ];
 
     private readonly Dictionary<string, Conversation> _conversations = new();
@@ -68,7 +69,7 @@ internal sealed class ExpectedFields
 
         Add("tou.len", Payload(payload, flags, peerBase, Add));
         int extra = bytes.Length - TouHeader.Size - payloadLength;
-        if (extra == Extensions.TrailerSize)
+        if (extra == Extensions.TrailerSize || (extra == ConnectionIdOptions.TrailerSize && !header.Has(TouFlags.Syn)))
         {
             Trailer(bytes, payloadLength, header, conversation.Keys.GetValueOrDefault(self), Add);
         }
@@ -171,6 +172,14 @@ internal sealed class ExpectedFields
             {
                 Sack(value, peerBase, add);
             }
+            else if (!block && type == ConnectionIdOptions.TlvConnectionId && length == ConnectionIdOptions.IdSize)
+            {
+                add("tou.option.connection_id", Hex(value));
+            }
+            else if (block && length == 8 && type is ConnectionIdOptions.TlvPathChallenge or ConnectionIdOptions.TlvPathResponse)
+            {
+                add(type == ConnectionIdOptions.TlvPathChallenge ? "tou.option.path_challenge" : "tou.option.path_response", Hex(value));
+            }
             else if (block && length == 4 && type is Extensions.TlvAckDelay or PathMtuOptions.TlvProbe or PathMtuOptions.TlvProbeEcho)
             {
                 string field = type switch { Extensions.TlvAckDelay => "tou.option.ack_delay", PathMtuOptions.TlvProbe => "tou.option.probe.token", _ => "tou.option.probe_echo.token" };
@@ -203,10 +212,18 @@ internal sealed class ExpectedFields
 
     private static void Trailer(byte[] bytes, int payloadLength, TouHeader header, DirectionKey key, Action<string, object> add)
     {
-        add("tou.trailer", BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(TouHeader.Size + payloadLength)));
+        bool withId = ConnectionIdOptions.TryReadId(bytes, payloadLength, out ulong id);
+        if (withId)
+        {
+            add("tou.cid", Hex(bytes.AsSpan(TouHeader.Size + payloadLength, ConnectionIdOptions.IdSize)));
+        }
+
+        add("tou.trailer", BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(bytes.Length - Extensions.TrailerSize)));
         bool syn = header.Has(TouFlags.Syn);
-        add("tou.trailer.kind", syn ? 1 : 2);
-        bool? good = syn ? Extensions.VerifyCrc(bytes, payloadLength) : key.IsEmpty ? null : Extensions.VerifyTag(bytes, payloadLength, key);
+        add("tou.trailer.kind", syn ? 1 : withId ? 3 : 2);
+        bool? good = syn ? Extensions.VerifyCrc(bytes, payloadLength)
+            : key.IsEmpty ? null
+            : withId ? ConnectionIdOptions.VerifyIdAndTag(bytes, payloadLength, id, key) : Extensions.VerifyTag(bytes, payloadLength, key);
         add("tou.trailer.status", good switch { null => 0, true => 1, false => 2 });
     }
 
