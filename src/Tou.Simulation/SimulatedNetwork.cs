@@ -112,15 +112,16 @@ public sealed class SimulatedNetwork
         _nodes.Add(to, endpoint);
         int index = _nodeList.FindIndex(n => ReferenceEquals(n.Endpoint, endpoint));
         _nodeList[index] = (to, endpoint);
-        foreach (var ((from, dest), link) in _links.ToList())
+        foreach (var ((from, dest), route) in _links.ToList())
         {
+            // The new address gets a link like the old one's (a fresh queue, the same per-flow extra delay).
             if (from.Equals(current) && !_links.ContainsKey((to, dest)))
             {
-                SetLink(to, dest, link.Profile);
+                _links[(to, dest)] = (CreateLink(route.Link.Profile), route.ExtraDelayUs);
             }
             else if (dest.Equals(current) && !_links.ContainsKey((from, to)))
             {
-                SetLink(from, to, link.Profile);
+                _links[(from, to)] = (CreateLink(route.Link.Profile), route.ExtraDelayUs);
             }
         }
 
