@@ -9,6 +9,8 @@
 #    /etc/nginx, no port 80): `listen ... udp reuseport`, `hash $remote_addr$remote_port consistent`.
 # 4. The driver health-checks each backend directly, then runs the clients through nginx, checks every response
 #    byte for byte and prints how the clients and requests spread over the backends; it exits non-zero on any failure.
+#    Round 1 is plain 4-tuple hashing. In round 2 nginx reloads its configuration while every connection is open,
+#    which changes the source port each backend sees; the connections carry IDs and survive it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${FARM_CLIENTS:-100}
@@ -72,9 +74,11 @@ free_port() {
 
 backends=()
 upstreams=""
+server_id=0
 for name in alpha beta gamma; do
   port=$(free_port)
-  dotnet "$dll" serve "$name" "$port" >"$work/$name.log" 2>&1 &
+  server_id=$((server_id + 1))
+  dotnet "$dll" serve "$name" "$port" "$server_id" >"$work/$name.log" 2>&1 &
   pids+=($!)
   backends+=("$name=$port")
   upstreams+="        server 127.0.0.1:$port;"$'\n'
@@ -103,7 +107,20 @@ $upstreams    }
     }
 }
 CONF
-"$nginx_bin" -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf"
+nginx=("$nginx_bin" -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf")
+"${nginx[@]}"
 echo "nginx on 127.0.0.1:$lb_port (udp) -> ${backends[*]}"
+drive() { dotnet "$dll" drive "$lb_port" "$clients" "$requests" "$@" "${backends[@]}"; }
 
-dotnet "$dll" drive "$lb_port" "$clients" "$requests" "${backends[@]}"
+echo
+echo "== round 1: nginx hashes each client's address and port to a backend"
+drive
+
+# A reload gives nginx new workers with new UDP sessions, so each flow reaches its backend (the same one: the hash
+# is consistent) from a new nginx source port. Only a connection with IDs is found from there (FARM_CONNECTION_IDS=0
+# shows the other case: every connection is reset and the round fails).
+ids=(--connection-ids) ids_state=on
+[ "${FARM_CONNECTION_IDS:-1}" = 0 ] && ids=() ids_state=off
+echo
+echo "== round 2: nginx reloads its configuration halfway through; connection IDs $ids_state"
+drive "${ids[@]}" --between "$(printf '%q ' "${nginx[@]}") -s reload && sleep 1"

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Options;
 using Tou.Kestrel;
+using Tou.Transport;
 
 namespace Tou.Samples.Farm;
 
@@ -22,9 +24,17 @@ internal static class FarmDriver
             }
         }
 
+        var factory = new TouConnectionFactory(Options.Create(new TouTransportOptions { Protocol = { EnableConnectionIds = settings.ConnectionIds } }));
+        var halfway = new Halfway(settings.Clients, settings.Between);
         var clock = Stopwatch.StartNew();
-        var results = await Task.WhenAll(Enumerable.Range(0, settings.Clients).Select(c => RunClientAsync(settings, c)));
+        halfway.Clock = clock;
+        var results = await Task.WhenAll(Enumerable.Range(0, settings.Clients).Select(c => RunClientAsync(settings, factory, halfway, c)));
         clock.Stop();
+        if (halfway.ResumedAt is TimeSpan resumed)
+        {
+            Console.WriteLine($"second half, after the command: {(clock.Elapsed - resumed).TotalSeconds:0.0} s");
+        }
+
         return Report(settings, results, clock.Elapsed);
     }
 
@@ -62,15 +72,20 @@ internal static class FarmDriver
     }
 
     /// <summary>One client's requests, one after another on its one connection; every body is checked.</summary>
-    private static async Task<ClientResult> RunClientAsync(Settings settings, int client)
+    private static async Task<ClientResult> RunClientAsync(Settings settings, TouConnectionFactory factory, Halfway halfway, int client)
     {
         var servers = new List<string>();
         var failures = new List<string>();
         var random = new Random(client);
-        using var http = TouHttp.CreateClient(new Uri($"http://127.0.0.1:{settings.BalancerPort}/"));
+        using var http = TouHttp.CreateClient(new Uri($"http://127.0.0.1:{settings.BalancerPort}/"), factory);
         http.Timeout = TimeSpan.FromSeconds(30);
         for (int i = 0; i < settings.Requests; i++)
         {
+            if (i == settings.Requests / 2)
+            {
+                await halfway.ArriveAsync();
+            }
+
             // 1 byte to 48 KiB: single datagrams and multi-datagram bodies with their ACKs through the balancer.
             var payload = new byte[random.Next(1, 48 * 1024)];
             random.NextBytes(payload);
@@ -102,7 +117,8 @@ internal static class FarmDriver
         int total = settings.Clients * settings.Requests;
         int verified = results.Sum(r => r.Servers.Count);
         Console.WriteLine();
-        Console.WriteLine($"{settings.Clients} clients x {settings.Requests} requests through the balancer on 127.0.0.1:{settings.BalancerPort} in {elapsed.TotalSeconds:0.0} s");
+        Console.WriteLine($"{settings.Clients} clients x {settings.Requests} requests through the balancer on 127.0.0.1:{settings.BalancerPort} in {elapsed.TotalSeconds:0.0} s" +
+            $" (connection IDs {(settings.ConnectionIds ? "on" : "off")}{(settings.Between is null ? "" : ", the balancer changed halfway")})");
         Console.WriteLine($"{"server",-8} {"port",6} {"clients",8} {"requests",9} {"share",6}");
         var empty = new List<string>();
         foreach (var (name, port) in settings.Backends)
@@ -142,18 +158,33 @@ internal static class FarmDriver
     private sealed record ClientResult(List<string> Servers, List<string> Failures);
 
     /// <summary>The driver's command line.</summary>
-    internal sealed record Settings(int BalancerPort, int Clients, int Requests, IReadOnlyDictionary<string, int> Backends)
+    internal sealed record Settings(int BalancerPort, int Clients, int Requests, IReadOnlyDictionary<string, int> Backends, bool ConnectionIds, string? Between)
     {
-        public static Settings Parse(string balancerPort, string clients, string requests, string[] backends)
+        /// <summary>The driver's arguments after the three numbers, or null when they do not parse.</summary>
+        public static Settings? TryParse(string balancerPort, string clients, string requests, string[] rest)
         {
+            bool ids = false;
+            string? between = null;
             var named = new Dictionary<string, int>();
-            foreach (var backend in backends)
+            for (int i = 0; i < rest.Length; i++)
             {
-                var (name, port) = backend.Split('=') is [var n, var p] ? (n, Int(p)) : throw new ArgumentException($"backend '{backend}' is not NAME=PORT");
-                named.Add(name, port);
+                switch (rest[i])
+                {
+                    case "--connection-ids":
+                        ids = true;
+                        break;
+                    case "--between" when i + 1 < rest.Length:
+                        between = rest[++i];
+                        break;
+                    case var backend when backend.Split('=') is [var name, var port] && !named.ContainsKey(name):
+                        named.Add(name, Int(port));
+                        break;
+                    default:
+                        return null;
+                }
             }
 
-            return new Settings(Int(balancerPort), Int(clients), Int(requests), named);
+            return named.Count == 0 ? null : new Settings(Int(balancerPort), Int(clients), Int(requests), named, ids, between);
         }
 
         private static int Int(string value) => int.Parse(value, CultureInfo.InvariantCulture);

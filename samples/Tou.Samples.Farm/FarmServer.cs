@@ -9,13 +9,20 @@ internal static class FarmServer
     /// <summary>The response header that names the backend, so the driver can count the spread.</summary>
     public const string ServerHeader = "X-Farm-Server";
 
-    public static async Task<int> RunAsync(string name, int port)
+    public static async Task<int> RunAsync(string name, int port, int serverId)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.WebHost.UseTou();
+        // Connection IDs for the clients that offer them, each carrying this backend's server ID (one byte, QUIC-LB
+        // style): what an ID-aware balancer would route by, and what lets a connection survive a new source address.
+        builder.WebHost.UseTou(tou =>
+        {
+            tou.Protocol.EnableConnectionIds = true;
+            tou.Protocol.ConnectionIdServerIdLength = 1;
+            tou.Protocol.ConnectionIdServerId = serverId;
+        });
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenTou(IPAddress.Loopback, port));
 
         var app = builder.Build();
@@ -37,7 +44,7 @@ internal static class FarmServer
         });
 
         await app.StartAsync();
-        Console.WriteLine($"{name}: serving HTTP over TOU on 127.0.0.1:{port}");
+        Console.WriteLine($"{name}: serving HTTP over TOU on 127.0.0.1:{port} (server ID {serverId})");
         await app.WaitForShutdownAsync();
         return 0;
     }
