@@ -14,12 +14,13 @@ namespace Tou.Transport.Tests;
 internal sealed class InjectingProxy : IAsyncDisposable
 {
     private readonly Socket _front;
-    private readonly Socket _upstream;
+    private Socket _upstream; // replaced by Rebind, as a NAT gives a flow a new public port
     private readonly SocketAddress _server;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource<SocketAddress> _client = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _frontLoop;
-    private readonly Task _upstreamLoop;
+    private Task _upstreamLoop;
+    private readonly List<(Socket Socket, Task Loop)> _retired = [];
     private long _toServer;
     private long _toClient;
     private long _injectedToServer;
@@ -37,7 +38,7 @@ internal sealed class InjectingProxy : IAsyncDisposable
         _front = NewSocket(server.Address);
         _upstream = NewSocket(server.Address);
         FrontEndPoint = (IPEndPoint)_front.LocalEndPoint!;
-        UpstreamEndPoint = (IPEndPoint)_upstream.LocalEndPoint!;
+        UpstreamEndPoint = (IPEndPoint)_upstream.LocalEndPoint!; // the first one; see Rebind
         _frontLoop = Task.Run(() => ForwardAsync(_front, fromClient: true));
         _upstreamLoop = Task.Run(() => ForwardAsync(_upstream, fromClient: false));
     }
@@ -45,8 +46,22 @@ internal sealed class InjectingProxy : IAsyncDisposable
     /// <summary>Where the client connects (the address it knows as the server's).</summary>
     public IPEndPoint FrontEndPoint { get; }
 
-    /// <summary>The address the server knows as the client's.</summary>
-    public IPEndPoint UpstreamEndPoint { get; }
+    /// <summary>The address the server knows as the client's (it changes with <see cref="Rebind"/>).</summary>
+    public IPEndPoint UpstreamEndPoint { get; private set; }
+
+    /// <summary>
+    /// What a NAT does when a mapping expires: the client's traffic leaves from a new port from now on, and what the
+    /// server sends to the old one is lost. Returns the new address the server sees.
+    /// </summary>
+    public IPEndPoint Rebind()
+    {
+        var fresh = NewSocket(UpstreamEndPoint.Address);
+        var old = Interlocked.Exchange(ref _upstream, fresh);
+        UpstreamEndPoint = (IPEndPoint)fresh.LocalEndPoint!;
+        _retired.Add((old, _upstreamLoop)); // kept open (a send racing the swap must not fail) but no longer forwarded
+        _upstreamLoop = Task.Run(() => ForwardAsync(fresh, fromClient: false));
+        return UpstreamEndPoint;
+    }
 
     /// <summary>Completes once the client has sent its first datagram (its address is then known).</summary>
     public Task ClientKnown => _client.Task;
@@ -133,10 +148,10 @@ internal sealed class InjectingProxy : IAsyncDisposable
                         continue; // one client only
                     }
 
-                    _upstream.SendTo(buffer.AsSpan(0, n), SocketFlags.None, _server);
+                    Volatile.Read(ref _upstream).SendTo(buffer.AsSpan(0, n), SocketFlags.None, _server);
                     Interlocked.Increment(ref _toServer);
                 }
-                else if (_client.Task.IsCompleted && from.Equals(_server))
+                else if (_client.Task.IsCompleted && from.Equals(_server) && ReferenceEquals(socket, Volatile.Read(ref _upstream)))
                 {
                     _front.SendTo(buffer.AsSpan(0, n), SocketFlags.None, _client.Task.Result);
                     Interlocked.Increment(ref _toClient);
@@ -158,7 +173,8 @@ internal sealed class InjectingProxy : IAsyncDisposable
         await _stop.CancelAsync();
         _front.Dispose();
         _upstream.Dispose();
-        await Task.WhenAll(_frontLoop, _upstreamLoop);
+        _retired.ForEach(r => r.Socket.Dispose());
+        await Task.WhenAll(_retired.Select(r => r.Loop).Append(_frontLoop).Append(_upstreamLoop));
         _stop.Dispose();
     }
 }

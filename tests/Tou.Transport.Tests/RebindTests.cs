@@ -90,6 +90,53 @@ public class RebindTests(ITestOutputHelper output)
         Assert.Equal(3, read.Buffer.Length);
     }
 
+    /// <summary>
+    /// A NAT rebinding on real sockets: halfway through a transfer both ways, the client's traffic starts leaving from a
+    /// new source port (the proxy swaps its upstream socket; what the server sends to the old port is lost). With
+    /// connection IDs the server validates the new port and follows, and every byte arrives; without them the server
+    /// does not know the new 4-tuple and resets it, as docs/protocol.md §5.7 says, and the client sees the reset.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_NAT_rebinding_mid_transfer_is_followed_with_connection_ids_and_resets_the_connection_without(bool ids)
+    {
+        await using var listener = TouSocketListener.Bind(new IPEndPoint(IPAddress.Loopback, 0), Options(ids));
+        await using var nat = new InjectingProxy(listener.LocalEndPoint);
+        var acceptTask = listener.AcceptAsync().AsTask();
+        await using var client = await TouSocketConnection.ConnectAsync(nat.FrontEndPoint, Options(ids)).WaitAsync(TestTimeout);
+        await using var server = (await acceptTask.WaitAsync(TestTimeout))!;
+        var upload = RandomNumberGenerator.GetBytes(4_000_000);
+        var download = RandomNumberGenerator.GetBytes(4_000_000);
+        var firstPort = nat.UpstreamEndPoint.Port;
+
+        var clientReads = ReadAllAsync(client.Transport.Input);
+        var serverReads = ReadAllAsync(server.Transport.Input);
+        var serverWrites = WriteAllAsync(server.Transport.Output, download, () => Task.CompletedTask);
+        var clientWrites = WriteAllAsync(client.Transport.Output, upload, () =>
+        {
+            nat.Rebind();
+            return Task.CompletedTask;
+        });
+        Assert.NotEqual(firstPort, nat.UpstreamEndPoint.Port);
+
+        if (ids)
+        {
+            await clientWrites.WaitAsync(TestTimeout);
+            Assert.Equal(upload, await serverReads.WaitAsync(TestTimeout));
+            await serverWrites.WaitAsync(TestTimeout);
+            Assert.Equal(download, await clientReads.WaitAsync(TestTimeout));
+            Assert.Equal(1, server.ReadStats((s, _, _) => s.PathMigrations));
+            Assert.Equal(0, server.ReadStats((s, _, _) => s.PathResets)); // a new port only: the path's state is kept
+        }
+        else
+        {
+            await ConnectionTasks.ClosedAsync(client).WaitAsync(TestTimeout);
+            Assert.Equal(TouCloseReason.ResetByPeer, client.CloseReason);
+            await Assert.ThrowsAnyAsync<Exception>(() => clientReads.WaitAsync(TestTimeout));
+        }
+    }
+
     /// <summary>Writes <paramref name="data"/> in 64 KB pieces, calling <paramref name="halfway"/> after the first half; completes the writer.</summary>
     private static async Task WriteAllAsync(PipeWriter writer, byte[] data, Func<Task> halfway)
     {
