@@ -18,6 +18,7 @@ internal sealed class TouConnectionContext : ConnectionContext,
     IConnectionEndPointFeature, IMemoryPoolFeature, ITouConnectionFeature
 {
     private readonly TouSocketConnection _connection;
+    private EndPoint? _remoteEndPointOverride;
     private IDictionary<object, object?>? _items;
     private int _disposed;
 
@@ -28,7 +29,6 @@ internal sealed class TouConnectionContext : ConnectionContext,
         ConnectionId = "tou-" + connection.Id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
         Transport = connection.Transport;
         LocalEndPoint = connection.LocalEndPoint;
-        RemoteEndPoint = connection.RemoteEndPoint;
         ConnectionClosed = connection.Closed;
         var features = new FeatureCollection();
         features.Set<IConnectionIdFeature>(this);
@@ -56,7 +56,13 @@ internal sealed class TouConnectionContext : ConnectionContext,
 
     public override EndPoint? LocalEndPoint { get; set; }
 
-    public override EndPoint? RemoteEndPoint { get; set; }
+    /// <summary>The peer's address: the connection's current one (it follows a peer that moved, with connection IDs)
+    /// unless middleware set another.</summary>
+    public override EndPoint? RemoteEndPoint
+    {
+        get => _remoteEndPointOverride ?? _connection.RemoteEndPoint;
+        set => _remoteEndPointOverride = value;
+    }
 
     public override CancellationToken ConnectionClosed { get; set; }
 

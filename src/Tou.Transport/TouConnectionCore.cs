@@ -29,6 +29,7 @@ internal sealed class TouConnectionCore
     private int _closedByApplication;
     private bool _isClosed;
     private Exception? _abortReason;
+    private RemoteSnapshot _remote; // the engine's remote address and its IPEndPoint, replaced together
 
     // The receive pump's hand-over, all under the endpoint's gate. While the pump waits for a signal with nothing left
     // to copy (_receivePumpIdle), the thread that handles the engine's events (the receive loop) copies newly readable
@@ -44,7 +45,7 @@ internal sealed class TouConnectionCore
         _engine = engine;
         _ownsEndpoint = ownsEndpoint;
         LocalEndPoint = local;
-        RemoteEndPoint = remote;
+        _remote = new RemoteSnapshot(engine.RemoteAddress, remote);
         var options = endpoint.Options;
         var pool = options.MemoryPool ?? MemoryPool<byte>.Shared;
         _input = new Pipe(new PipeOptions(pool, pauseWriterThreshold: options.InputPauseThreshold, resumeWriterThreshold: options.InputPauseThreshold / 2, useSynchronizationContext: false));
@@ -61,7 +62,25 @@ internal sealed class TouConnectionCore
 
     public IPEndPoint LocalEndPoint { get; private set; }
 
-    public IPEndPoint RemoteEndPoint { get; }
+    /// <summary>The peer's address now: after the engine followed the peer to a validated new address (connection
+    /// IDs), the new one.</summary>
+    public IPEndPoint RemoteEndPoint
+    {
+        get
+        {
+            var snapshot = Volatile.Read(ref _remote);
+            var current = _engine.RemoteAddress; // the engine swaps in a new object when the connection moves
+            if (!ReferenceEquals(current, snapshot.Address))
+            {
+                snapshot = new RemoteSnapshot(current, (IPEndPoint)snapshot.EndPoint.Create(current));
+                Volatile.Write(ref _remote, snapshot);
+            }
+
+            return snapshot.EndPoint;
+        }
+    }
+
+    private sealed record RemoteSnapshot(System.Net.SocketAddress Address, IPEndPoint EndPoint);
 
     public TouConnection Engine => _engine;
 

@@ -34,7 +34,8 @@ public sealed class TouSocketConnection : IAsyncDisposable
     /// system routes to the peer from, as for a TCP connection).</summary>
     public IPEndPoint LocalEndPoint => _core.LocalEndPoint;
 
-    /// <summary>The peer's address and port.</summary>
+    /// <summary>The peer's address and port; with connection IDs, the new one once the connection has followed the
+    /// peer to a validated new address (a NAT rebinding, a network change).</summary>
     public IPEndPoint RemoteEndPoint => _core.RemoteEndPoint;
 
     /// <summary>Process-unique connection number.</summary>

@@ -128,6 +128,7 @@ public class RebindTests(ITestOutputHelper output)
             Assert.Equal(download, await clientReads.WaitAsync(TestTimeout));
             Assert.Equal(1, server.ReadStats((s, _, _) => s.PathMigrations));
             Assert.Equal(0, server.ReadStats((s, _, _) => s.PathResets)); // a new port only: the path's state is kept
+            Assert.Equal(nat.UpstreamEndPoint, server.RemoteEndPoint); // the server's handle shows where the peer is now
         }
         else
         {
