@@ -55,7 +55,7 @@ internal sealed class PathValidator(ConnectionTimers timers, TouConnectionStats 
             return; // a late packet from a path left behind never starts a validation
         }
 
-        _candidate = Copy(from);
+        _candidate = SocketAddresses.Copy(from);
         _token = token;
         _challengesSent = 0;
         _challengeOwed = true;
@@ -69,7 +69,7 @@ internal sealed class PathValidator(ConnectionTimers timers, TouConnectionStats 
     /// <summary>The peer challenged the address it sent from: echo the token there.</summary>
     public void OnChallenge(SocketAddress from, ulong token)
     {
-        _responseTo = Copy(from);
+        _responseTo = SocketAddresses.Copy(from);
         _responseToken = token;
     }
 
@@ -163,12 +163,5 @@ internal sealed class PathValidator(ConnectionTimers timers, TouConnectionStats 
         _candidate = null;
         _challengeOwed = false;
         timers.Clear(TimerKind.PathValidation);
-    }
-
-    private static SocketAddress Copy(SocketAddress address)
-    {
-        var copy = new SocketAddress(address.Family, address.Size);
-        address.Buffer.Span.CopyTo(copy.Buffer.Span);
-        return copy;
     }
 }

@@ -112,7 +112,7 @@ public sealed partial class TouConnection
         {
             // Closed here: all that is left is to acknowledge the peer's repeated FIN, and that goes where it came from (one
             // ACK per FIN, no larger than it). No validation: the connection has nowhere to move.
-            _lateAckTo = Copy(from);
+            _lateAckTo = SocketAddresses.Copy(from);
             HandleDatagram(nowUs, datagram);
             Notify();
             return;
@@ -200,7 +200,7 @@ public sealed partial class TouConnection
     {
         var old = RemoteAddress;
         bool newHost = !SameHost(old, address);
-        RemoteAddress = Copy(address);
+        RemoteAddress = SocketAddresses.Copy(address);
         Stats.PathMigrations++;
         StartOnNewPath(nowUs, newHost);
 
@@ -277,12 +277,5 @@ public sealed partial class TouConnection
         var x = a.Buffer.Span[..a.Size];
         var y = b.Buffer.Span[..b.Size];
         return a.Family == b.Family && x.Length == y.Length && x.Length >= 4 && x[..2].SequenceEqual(y[..2]) && x[4..].SequenceEqual(y[4..]);
-    }
-
-    private static SocketAddress Copy(SocketAddress address)
-    {
-        var copy = new SocketAddress(address.Family, address.Size);
-        address.Buffer.Span.CopyTo(copy.Buffer.Span);
-        return copy;
     }
 }

@@ -146,7 +146,7 @@ public sealed partial class TouEndpoint
             _connections.Remove(oldAddress);
         }
 
-        _connections[CopyAddress(entry.Connection.RemoteAddress)] = entry;
+        _connections[SocketAddresses.Copy(entry.Connection.RemoteAddress)] = entry;
         Stats.PathMigrations++;
     }
 
@@ -174,7 +174,7 @@ public sealed partial class TouEndpoint
             }
         }
 
-        _closedIds[connection.LocalConnectionId] = (CopyAddress(connection.RemoteAddress), expiresUs);
+        _closedIds[connection.LocalConnectionId] = (SocketAddresses.Copy(connection.RemoteAddress), expiresUs);
         _closedIdOrder.Enqueue((connection.LocalConnectionId, expiresUs));
     }
 

@@ -414,7 +414,7 @@ public sealed partial class TouEndpoint : IDisposable
 
     private ConnectionEntry Add(SocketAddress remote, bool isClient, long nowUs)
     {
-        var key = CopyAddress(remote);
+        var key = SocketAddresses.Copy(remote);
         var entry = new ConnectionEntry(this);
         entry.Connection = new TouConnection(entry, key, isClient, _options, _logger, nowUs, _chunkPool);
         _connections.Add(key, entry);
@@ -554,18 +554,12 @@ public sealed partial class TouEndpoint : IDisposable
             return;
         }
 
-        _controlPackets.Enqueue(new ControlPacket(CopyAddress(remote), header, trailer, key, offer, peerId));
+        _controlPackets.Enqueue(new ControlPacket(SocketAddresses.Copy(remote), header, trailer, key, offer, peerId));
     }
 
     private void QueueReset(SocketAddress remote, in TouHeader incoming) =>
         // No trailer: a host without the connection has no key. Peers accept it only at the exact sequence number.
         QueueControl(remote, ControlPacket.ResetFor(incoming, LocalPort, AgreedOptions.LocalMaxPayload(_options)), ControlTrailer.None);
 
-    private static SocketAddress CopyAddress(SocketAddress address)
-    {
-        var copy = new SocketAddress(address.Family, address.Size);
-        address.Buffer.Span.CopyTo(copy.Buffer.Span);
-        return copy;
-    }
 }
 
