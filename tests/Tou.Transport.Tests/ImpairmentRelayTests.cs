@@ -58,7 +58,7 @@ public class ImpairmentRelayTests
         foreach (var group in groups)
         {
             // One group at a time, its echoes awaited before the next: nothing overflows a socket buffer on a loaded machine.
-            sender.Flush(new ListSource(new Queue<byte[]>(group), relay.LocalEndPoint.Serialize()));
+            sender.Flush(new QueuedDatagrams(new Queue<byte[]>(group), relay.LocalEndPoint.Serialize()));
             foreach (var expected in group)
             {
                 int n = await client.ReceiveAsync(back, SocketFlags.None, timeout.Token);
@@ -91,7 +91,7 @@ public class ImpairmentRelayTests
         var sender = new UdpDatagramSender(client, useGso: true, datagramBufferSize: 2048, (_, e, _) => Assert.Fail(e.Message));
         for (int b = 0; b < bursts; b++)
         {
-            sender.Flush(new ListSource(new Queue<byte[]>(Enumerable.Range(0, perBurst).Select(_ => new byte[size])), relay.LocalEndPoint.Serialize()));
+            sender.Flush(new QueuedDatagrams(new Queue<byte[]>(Enumerable.Range(0, perBurst).Select(_ => new byte[size])), relay.LocalEndPoint.Serialize()));
         }
 
         using var timeout = new CancellationTokenSource(Bound);
@@ -137,20 +137,5 @@ public class ImpairmentRelayTests
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 << 20, SendBufferSize = 4 << 20 };
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return socket;
-    }
-
-    private readonly struct ListSource(Queue<byte[]> datagrams, SocketAddress to) : IDatagramSource
-    {
-        public int Next(Span<byte> buffer, out SocketAddress? destination)
-        {
-            destination = to;
-            if (!datagrams.TryDequeue(out var next))
-            {
-                return 0;
-            }
-
-            next.CopyTo(buffer);
-            return next.Length;
-        }
     }
 }

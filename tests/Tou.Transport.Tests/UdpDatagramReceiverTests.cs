@@ -88,7 +88,7 @@ public class UdpDatagramReceiverTests(ITestOutputHelper output)
 
         var errors = new List<SocketError>();
         var sender = new UdpDatagramSender(sending, useGso: true, datagramBufferSize: 2048, (_, e, _) => errors.Add(e.SocketErrorCode));
-        sender.Flush(new PlanSource(new Queue<byte[]>(plan), to));
+        sender.Flush(new QueuedDatagrams(new Queue<byte[]>(plan), to));
         Assert.Empty(errors);
 
         var received = await ReceiveAsync(receiver, plan.Sum(p => p.Length));
@@ -238,21 +238,5 @@ public class UdpDatagramReceiverTests(ITestOutputHelper output)
     private readonly struct CountingSink(Counter counter) : IDatagramSink
     {
         public void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source, int segmentSize) => counter.Datagrams++;
-    }
-
-    /// <summary>Writes the planned datagrams one by one to one destination, as the engine's transmit queue does.</summary>
-    private readonly struct PlanSource(Queue<byte[]> plan, SocketAddress to) : IDatagramSource
-    {
-        public int Next(Span<byte> buffer, out SocketAddress? destination)
-        {
-            destination = to;
-            if (!plan.TryDequeue(out var next))
-            {
-                return 0;
-            }
-
-            next.CopyTo(buffer);
-            return next.Length;
-        }
     }
 }
