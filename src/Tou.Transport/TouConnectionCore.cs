@@ -39,6 +39,11 @@ internal sealed class TouConnectionCore
     private bool _discardReceived; // the application stopped reading but keeps the connection; keep the peer flowing
     private ValueTask<FlushResult>? _pendingFlush; // an inline flush that did not complete at once; the pump awaits it
 
+    // The send pump's hand-over, under the gate too: while the pump waits for the engine's send buffer to drain
+    // (_sendPumpParked), the thread that handles the acknowledgements freeing it moves the application's next bytes from
+    // the output pipe into the engine itself, instead of waking the pump on the thread pool once per acknowledgement.
+    private bool _sendPumpParked;
+
     public TouConnectionCore(TouSocketEndpoint endpoint, TouConnection engine, IPEndPoint local, IPEndPoint remote, bool ownsEndpoint)
     {
         _endpoint = endpoint;
@@ -166,8 +171,10 @@ internal sealed class TouConnectionCore
             }
         }
 
-        if ((events & (TouConnectionEvents.Writable | TouConnectionEvents.Closed)) != 0)
+        if ((events & (TouConnectionEvents.Writable | TouConnectionEvents.Closed)) != 0
+            && ((events & TouConnectionEvents.Closed) != 0 || !_sendPumpParked || !TryWriteInline()))
         {
+            _sendPumpParked = false;
             _writable.Set();
         }
 
@@ -365,10 +372,7 @@ internal sealed class TouConnectionCore
             while (true)
             {
                 var result = await reader.ReadAsync().ConfigureAwait(false);
-                var buffer = result.Buffer;
-                var (accepted, reason) = buffer.IsEmpty
-                    ? (0, _endpoint.Run(_engine, static e => e.CloseReason))
-                    : _endpoint.Run((_engine, buffer), static s => WriteToEngine(s._engine, s.buffer));
+                var (reason, parked) = _endpoint.Run((this, result.Buffer), static s => s.Item1.WriteFromPump(s.Item2));
                 if (reason != TouCloseReason.None)
                 {
                     // Nothing more can be sent; the application's next flush sees the pipe completed.
@@ -376,10 +380,13 @@ internal sealed class TouConnectionCore
                     return;
                 }
 
-                reader.AdvanceTo(buffer.GetPosition(accepted));
-                if (accepted < buffer.Length)
+                if (parked)
                 {
                     await _writable.WaitAsync().ConfigureAwait(false); // the engine's send buffer is full
+
+                    // The signal may be an old one, set before the pump parked: unpark before reading, so that no
+                    // acknowledgement reads the pipe inline while the pump does.
+                    _endpoint.RunLocked(this, static c => c._sendPumpParked = false);
                     continue;
                 }
 
@@ -401,6 +408,40 @@ internal sealed class TouConnectionCore
         {
             await reader.CompleteAsync(ex).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Caller holds the gate. Hands what the pump read to the engine and consumes it from the pipe; parks the pump
+    /// when the engine could not take it all (acknowledgements then continue inline, <see cref="TryWriteInline"/>).</summary>
+    private (TouCloseReason Reason, bool Parked) WriteFromPump(ReadOnlySequence<byte> buffer)
+    {
+        var (accepted, reason) = buffer.IsEmpty ? (0, _engine.CloseReason) : WriteToEngine(_engine, buffer);
+        if (reason != TouCloseReason.None)
+        {
+            return (reason, false);
+        }
+
+        _output.Reader.AdvanceTo(buffer.GetPosition(accepted));
+        _sendPumpParked = accepted < buffer.Length;
+        return (reason, _sendPumpParked);
+    }
+
+    /// <summary>
+    /// Caller holds the gate, the pump is parked and the engine has room: moves what the application has written since
+    /// into the engine. True while the pump stays parked (the engine's buffer filled again); false when the pump has to
+    /// take over (the pipe ran dry, the end of the stream, an error).
+    /// </summary>
+    private bool TryWriteInline()
+    {
+        var reader = _output.Reader;
+        if (!reader.TryRead(out var result))
+        {
+            return false;
+        }
+
+        var buffer = result.Buffer;
+        var (accepted, reason) = WriteToEngine(_engine, buffer);
+        reader.AdvanceTo(buffer.GetPosition(accepted));
+        return reason == TouCloseReason.None && accepted < buffer.Length;
     }
 
     private static (long Accepted, TouCloseReason Reason) WriteToEngine(TouConnection engine, ReadOnlySequence<byte> buffer)

@@ -68,7 +68,8 @@ public sealed partial class TouSocketEndpoint
 
                 var local = (IPEndPoint)socket.LocalEndPoint!;
                 bool newNetwork = !local.Address.Equals(LocalEndPoint.Address);
-                (old, oldLoop) = (_socket, _receiveLoop);
+                old = _socket;
+                oldLoop = StopReceiving();
                 _socket = socket;
                 LocalEndPoint = local;
                 if (Options.Protocol.EnablePathMtuDiscovery)
@@ -81,7 +82,7 @@ public sealed partial class TouSocketEndpoint
                 _engine.LocalPort = (ushort)local.Port;
                 long now = Now();
                 connection.Migrate(now, newNetwork);
-                _receiveLoop = StartReceiveLoop(_receiver);
+                StartReceiving(socket, _receiver);
                 AfterEngineWork(now);
             }
         }

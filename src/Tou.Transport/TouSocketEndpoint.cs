@@ -26,15 +26,12 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private Socket _socket;    // replaced by RebindAsync, under the gate
     private readonly TouEndpoint _engine;
     private readonly ILogger _logger;
-    private readonly Timer _timer;
     private readonly Channel<TouSocketConnection> _accepted = Channel.CreateUnbounded<TouSocketConnection>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true });
     private readonly CancellationTokenSource _shutdown = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task _receiveLoop;
     private const int MaxDatagramsPerWakeup = 64;
     private UdpDatagramSender _sender;
     private UdpDatagramReceiver _receiver;
-    private long _timerDueUs = TouTime.Never;
     private bool _draining;    // DisposeAsync was called: accept nothing, close the socket once no connection is open
     private bool _closeWhenDelivered; // DrainAsync was called: close as soon as nothing written is unacknowledged
     private bool _disposed;    // the socket is closed (or closing) and the engine gone
@@ -69,8 +66,8 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             Retransmitted = Metrics.Retransmitted,
             LocalDatagramLimit = datagramLimit,
         };
-        _timer = new Timer(static state => ((TouSocketEndpoint)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
-        _receiveLoop = StartReceiveLoop(_receiver);
+        _loop = options.UsePortableIo ? null : IoLoopGroup.Shared?.Next();
+        StartReceiving(socket, _receiver);
         Interlocked.Increment(ref s_openEndpoints);
         Metrics.EndpointOpened(this);
     }
@@ -268,6 +265,15 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs <paramref name="action"/> under the gate, and nothing else (no engine work follows).</summary>
+    internal void RunLocked<TState>(TState state, Action<TState> action)
+    {
+        lock (_gate)
+        {
+            action(state);
+        }
+    }
+
     internal T Run<TState, T>(TState state, Func<TState, T> action)
     {
         lock (_gate)
@@ -291,7 +297,12 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         }
 
         _shutdown.Cancel();
-        _timer.Dispose();
+        _timer?.Dispose();
+        lock (_gate)
+        {
+            StopReceiving();
+        }
+
         _socket.Dispose();
         lock (_gate)
         {
@@ -303,85 +314,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     }
 
     internal static long Now() => TouTime.FromStopwatchTimestamp(Stopwatch.GetTimestamp());
-
-    private Task StartReceiveLoop(UdpDatagramReceiver receiver) => Task.Run(() => ReceiveLoopAsync(receiver));
-
-    /// <summary>Receives on <paramref name="receiver"/>'s socket until the endpoint closes or moves to another socket.</summary>
-    private async Task ReceiveLoopAsync(UdpDatagramReceiver receiver)
-    {
-        var token = _shutdown.Token;
-        while (!token.IsCancellationRequested)
-        {
-            try
-            {
-                await receiver.WaitAsync(token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                break;
-            }
-            catch (SocketException ex)
-            {
-                // ICMP errors surface on some platforms as a failed receive; the socket itself is fine.
-                Log.ReceiveFailed(_logger, ex.SocketErrorCode);
-                continue;
-            }
-
-            lock (_gate)
-            {
-                if (_disposed || !ReferenceEquals(receiver, _receiver))
-                {
-                    break; // closed, or rebound to another socket with a loop of its own
-                }
-
-                // Handle what is queued (bounded, so acknowledgements and timers are not held up), then send and dispatch once.
-                long now = Now();
-                try
-                {
-                    receiver.Drain(new EngineSink(_engine, Metrics, now), MaxDatagramsPerWakeup);
-                }
-                catch (SocketException ex)
-                {
-                    Log.ReceiveFailed(_logger, ex.SocketErrorCode);
-                }
-
-                AfterEngineWork(now);
-            }
-        }
-    }
-
-    /// <summary>The engine's input as the receiver's sink: datagrams the kernel split exactly go in one by one.</summary>
-    private readonly struct EngineSink(TouEndpoint engine, TouInstruments metrics, long now) : IDatagramSink
-    {
-        public void OnDatagram(ReadOnlySpan<byte> datagram, SocketAddress source, int segmentSize)
-        {
-            metrics.DatagramReceived(datagram.Length);
-            if (segmentSize == UdpDatagramReceiver.UnknownSegmentSize)
-            {
-                engine.HandleCoalesced(now, source, datagram); // coalesced at an unknown size: the engine cuts by its headers
-            }
-            else
-            {
-                engine.HandleDatagram(now, source, datagram);
-            }
-        }
-    }
-
-    private void OnTimer()
-    {
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _timerDueUs = TouTime.Never;
-            long now = Now();
-            _engine.HandleTimeouts(now);
-            AfterEngineWork(now);
-        }
-    }
 
     /// <summary>Sends what the engine produced, hands out accepted connections and events, re-arms the timer. Caller holds the gate.</summary>
     private void AfterEngineWork(long now)
@@ -459,21 +391,6 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         core.AbortLocked(error);
     }
 
-    private void RescheduleTimer(long now)
-    {
-        long due = _engine.NextDeadline;
-
-        // A later deadline leaves the earlier timer in place: it fires, finds nothing due and re-arms.
-        if (due == TouTime.Never || due >= _timerDueUs)
-        {
-            return;
-        }
-
-        _timerDueUs = due;
-        long delayMs = Math.Max(0, (due - now + 999) / 1000);
-        _timer.Change(delayMs, Timeout.Infinite);
-    }
-
     /// <summary>
     /// Stops accepting, aborts the connections the application still holds, and returns at once. Connections the
     /// application has disposed go on until they are done, then the socket closes (<see cref="Completion"/>).
@@ -539,11 +456,21 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         _accepted.Writer.TryComplete();
         await _shutdown.CancelAsync().ConfigureAwait(false);
-        await _timer.DisposeAsync().ConfigureAwait(false);
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        Task receiveLoop;
+        lock (_gate)
+        {
+            receiveLoop = StopReceiving();
+        }
+
         _socket.Dispose();
         try
         {
-            await _receiveLoop.ConfigureAwait(false);
+            await receiveLoop.ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
         {
@@ -561,5 +488,8 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         [LoggerMessage(101, LogLevel.Debug, "TOU socket send failed: {Error}")]
         public static partial void SendFailed(ILogger logger, SocketError error);
+
+        [LoggerMessage(102, LogLevel.Error, "TOU endpoint failed handling its socket on the I/O loop")]
+        public static partial void LoopFault(ILogger logger, Exception exception);
     }
 }

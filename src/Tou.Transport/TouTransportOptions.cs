@@ -56,6 +56,10 @@ public sealed class TouTransportOptions
     public Func<TouCloseReason, string, Exception> ExceptionFactory { get; set; } =
         static (reason, message) => new TouConnectionException(reason, message);
 
+    /// <summary>Drive sockets with async receives and a millisecond timer even where I/O loop threads exist (tests of that
+    /// path; the environment variable <c>TOU_PORTABLE_IO=1</c> does it process-wide).</summary>
+    internal bool UsePortableIo { get; set; }
+
     /// <summary>Checks these settings and the engine's (<see cref="TouOptions.Validate"/>); binding an endpoint does this.</summary>
     /// <exception cref="ArgumentNullException"><see cref="Protocol"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range; the message names it.</exception>

@@ -30,6 +30,10 @@ if (args.SkipWhile(a => a != "--profile-bulk").Skip(1).Take(2).ToArray() is [var
 {
     var one = await Bulk.TouAsync(quick ? 200_000_000 : 1_000_000_000, profileDirection == "download", pathMtuDiscovery: profileMtu != "fixed");
     Console.WriteLine($"{profileDirection}, {profileMtu}: {one.Gbps:0.00} Gbit/s, {one.CpuSecondsPerGb:0.00} CPU s/GB, {one.DatagramsPerSendCall:0.0} datagrams per send call, {one.DatagramsPerReceiveCall:0.0} per receive call, {one.LockContentionsPerMb:0.0} lock contentions per MB");
+    foreach (var loop in Tou.Transport.IoLoopGroup.Shared?.Started ?? [])
+    {
+        Console.WriteLine(loop);
+    }
     return;
 }
 

@@ -12,38 +12,29 @@ public class ConnectAccountingTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    /// <summary>Marks this test's logical flow: endpoints bound in it run their receive loops and timers in it, so
-    /// the meter callback ignores connections other tests left closing in the background.</summary>
-    private static readonly AsyncLocal<object?> s_flow = new();
-
     [Fact]
     public async Task A_cancelled_connect_does_not_move_active_connections()
     {
-        var flow = new object();
-        s_flow.Value = flow;
+        // This test's endpoints record to a meter of their own, so connections other tests left closing do not count.
+        using var meterFactory = new TestMeterFactory();
+        var options = new TouTransportOptions { MeterFactory = meterFactory };
         long active = 0;
         using var meter = new MeterListener();
         meter.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == TouMetrics.MeterName && instrument.Name == "tou.connections.active")
+            if (ReferenceEquals(instrument.Meter.Scope, meterFactory) && instrument.Name == "tou.connections.active")
             {
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        meter.SetMeasurementEventCallback<long>((_, value, _, _) =>
-        {
-            if (ReferenceEquals(s_flow.Value, flow))
-            {
-                Interlocked.Add(ref active, value);
-            }
-        });
+        meter.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref active, value));
         meter.Start();
 
         // A UDP port where nothing answers: it takes the SYN and says nothing.
         using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var synArrived = silent.ReceiveFromAsync(new byte[2048], new IPEndPoint(IPAddress.Any, 0));
-        await using var client = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var client = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options);
         using (var cancel = new CancellationTokenSource())
         {
             var connecting = client.ConnectAsync((IPEndPoint)silent.LocalEndPoint!, cancel.Token);
@@ -55,7 +46,7 @@ public class ConnectAccountingTests
         Assert.Equal(0, Interlocked.Read(ref active)); // before the fix: -1 (the abort counts a close of a connection never counted open)
 
         // Control: the listener sees this flow's connections (client and server side) open and close.
-        await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), listen: true);
+        await using var server = TouSocketEndpoint.Bind(new IPEndPoint(IPAddress.Loopback, 0), options, listen: true);
         var accepting = server.AcceptAsync().AsTask();
         var outbound = await client.ConnectAsync(server.LocalEndPoint).WaitAsync(Bound);
         var inbound = await accepting.WaitAsync(Bound);
