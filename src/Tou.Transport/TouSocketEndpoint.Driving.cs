@@ -135,8 +135,14 @@ public sealed partial class TouSocketEndpoint : IIoLoopClient
                 return;
             }
 
-            _timerDueUs = TouTime.Never;
             long now = Now();
+            long due = _registration?.DueUs ?? _timerDueUs;
+            if (due != TouTime.Never)
+            {
+                TimerLateness.Record(due, now);
+            }
+
+            _timerDueUs = TouTime.Never;
             _engine.HandleTimeouts(now);
             AfterEngineWork(now);
         }

@@ -34,6 +34,8 @@ if (args.SkipWhile(a => a != "--profile-bulk").Skip(1).Take(2).ToArray() is [var
     {
         Console.WriteLine(loop);
     }
+
+    Console.WriteLine($"deadlines served late by p50 {TimerLateness.Percentile(50)} µs, p99 {TimerLateness.Percentile(99)} µs ({TimerLateness.Count} deadlines)");
     return;
 }
 
@@ -78,6 +80,7 @@ if (!httpOnly)
     await Bulk.TouAsync(bulkBytes / 4);
     await Bulk.TouAsync(bulkBytes / 4, download: true);
     await Bulk.TcpAsync(bulkBytes / 4);
+    TimerLateness.Reset();
     foreach (bool download in new[] { false, true })
     {
         string direction = download ? "download" : "upload";
@@ -116,6 +119,11 @@ if (!httpOnly)
             bulkSummary.Add($"{direction}, {label}: TOU {touGbps:0.00} Gbit/s ({touCpu:0.00} CPU s/GB; {perSend:0.0} datagrams per send call, {perReceive:0.0} per receive call, {acksPerSegment:0.00} ACKs per segment), TCP {tcpGbps:0.00} Gbit/s ({tcpCpu:0.00} CPU s/GB)");
         }
     }
+
+    // How late the transport served deadlines (pacing, delayed ACKs, ...) during the TOU bulk runs: pacing precision.
+    Record("bulk_timer_lateness_p50_us", TimerLateness.Percentile(50));
+    Record("bulk_timer_lateness_p99_us", TimerLateness.Percentile(99));
+    table.Add(("bulk, deadlines served late by p50 / p99 (power-of-two buckets)", $"{TimerLateness.Percentile(50)} / {TimerLateness.Percentile(99)} µs ({TimerLateness.Count:N0} deadlines)", "", ""));
 
     // The integrity trailer's cost, uploads with and without it alternating.
     var withIntegrity = new List<double>();

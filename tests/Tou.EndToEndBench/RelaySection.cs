@@ -1,3 +1,4 @@
+using Tou.Transport;
 using Tou.Protocol;
 using Tou.Simulation;
 
@@ -41,9 +42,14 @@ internal static class RelaySection
                 var mbps = new Dictionary<string, double>();
                 foreach (var (key, _, algorithm) in controllers)
                 {
+                    TimerLateness.Reset();
                     var (goodput, up) = await Bulk.TouThroughRelayAsync(path, duration, algorithm);
                     mbps[key] = goodput;
                     record($"{cell}_{key}_mbps", goodput);
+
+                    // How late the transport served its deadlines (pacing among them) in this run: pacing precision.
+                    record($"{cell}_{key}_timer_lateness_p50_us", TimerLateness.Percentile(50));
+                    record($"{cell}_{key}_timer_lateness_p99_us", TimerLateness.Percentile(99));
                     // The relay's own release error on the data direction of this very run: it was not what limited it.
                     record($"{cell}_{key}_relay_release_p99_us", up.ReleaseError(0.99).TotalMicroseconds);
                 }
