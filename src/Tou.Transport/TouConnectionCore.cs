@@ -298,7 +298,10 @@ internal sealed class TouConnectionCore
 
                     if (copied > 0)
                     {
-                        continue; // data that arrived before an RST is still delivered, then the reset
+                        // Data that arrived before an RST goes into the pipe before the reset completes it; but a pipe
+                        // completed with an error reports the error before unread data, so a reader that has not read
+                        // it by then loses it (as with Kestrel's socket transport, and TCP's ECONNRESET).
+                        continue;
                     }
 
                     if (reason is not TouCloseReason.None and not TouCloseReason.Graceful)

@@ -25,6 +25,14 @@ if (args.Contains("--memory-only"))
     return;
 }
 
+// --setup-only: connection setup alone, TOU and TCP.
+if (args.Contains("--setup-only"))
+{
+    var (touOnly, tcpOnly) = await Setup.MeasureAsync(quick ? 100 : 300);
+    Console.WriteLine($"setup p50 / p99: TOU {touOnly.P50Us:N0} / {touOnly.P99Us:N0} µs, TCP {tcpOnly.P50Us:N0} / {tcpOnly.P99Us:N0} µs");
+    return;
+}
+
 // --profile-bulk <upload|download> <pmtu|fixed>: one TOU bulk run and nothing else, to run under perf or strace.
 if (args.SkipWhile(a => a != "--profile-bulk").Skip(1).Take(2).ToArray() is [var profileDirection, var profileMtu])
 {
