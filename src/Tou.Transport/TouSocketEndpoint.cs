@@ -315,10 +315,11 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
     internal static long Now() => TouTime.FromStopwatchTimestamp(Stopwatch.GetTimestamp());
 
-    /// <summary>Sends what the engine produced, hands out accepted connections and events, re-arms the timer. Caller holds the gate.</summary>
+    /// <summary>Hands out accepted connections and events, sends what the engine produced, re-arms the timer. Caller holds the gate.</summary>
     private void AfterEngineWork(long now)
     {
-        Flush(now);
+        // Events first: a handshake's completion or bytes for the application start the application's thread before
+        // this one spends time in the kernel sending (an ACK, and after a handshake a path MTU probe of up to 64 KB).
         while (_engine.Accept() is { } accepted)
         {
             var remote = (IPEndPoint)LocalEndPoint.Create(accepted.RemoteAddress);
@@ -331,7 +332,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         }
 
         DispatchEvents();
-        Flush(now); // event handlers may have consumed data and opened the window
+        Flush(now); // also what event handlers produced: data consumed inline opens the window
         RescheduleTimer(now);
         if (_draining && !_disposed && (_closeWhenDelivered ? _engine.IsDelivered : _engine.IsDrained))
         {
