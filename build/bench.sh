@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # kcptun (Debian's package) tunnels TCP over KCP through the same relay as TOU, for the relay section's comparison.
 # Installed when missing, non-interactively: as root, or with passwordless sudo; otherwise its figures are left out.
 wants_relay=1
-for a in "$@"; do case "$a" in --http-only|--bulk-only|--memory-only|--setup-only|--profile-bulk|--relay-forward-only|--relay-rate-only) wants_relay=0 ;; esac; done
+for a in "$@"; do case "$a" in --http-only|--bulk-only|--memory-only|--setup-only|--http-cell|--profile-bulk|--relay-forward-only|--relay-rate-only) wants_relay=0 ;; esac; done
 if [ "$wants_relay" = 1 ] && ! command -v kcptun-client >/dev/null 2>&1; then
   sudo_cmd=""
   if [ "$(id -u)" != 0 ]; then

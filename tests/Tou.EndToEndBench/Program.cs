@@ -25,6 +25,23 @@ if (args.Contains("--memory-only"))
     return;
 }
 
+// --http-cell <shards> <connections>: one HTTP/1.1 cell over TOU alone (for profiling), with the loops' counters.
+if (args.SkipWhile(a => a != "--http-cell").Skip(1).Take(2).ToArray() is [var cellShards, var cellConnections])
+{
+    await using var cellApp = await Http.StartAppAsync(int.Parse(cellShards, CultureInfo.InvariantCulture));
+    await Http.LoadAsync(cellApp.TouUri, 8, TimeSpan.FromSeconds(1), tou: true);
+    TimerLateness.Reset();
+    var cell = await Http.LoadAsync(cellApp.TouUri, int.Parse(cellConnections, CultureInfo.InvariantCulture), TimeSpan.FromSeconds(5), tou: true);
+    Console.WriteLine($"HTTP/1.1 over TOU, {cellShards} shards, {cellConnections} connections: {cell.Rps:N0} requests/s, p50 {cell.P50Us:N0} µs, p99 {cell.P99Us:N0} µs");
+    Console.WriteLine($"deadlines served late by p50 {TimerLateness.Percentile(50)} µs, p99 {TimerLateness.Percentile(99)} µs ({TimerLateness.Count} deadlines)");
+    foreach (var loop in IoLoopGroup.Shared?.Started ?? [])
+    {
+        Console.WriteLine(loop);
+    }
+
+    return;
+}
+
 // --setup-only: connection setup alone, TOU and TCP.
 if (args.Contains("--setup-only"))
 {
