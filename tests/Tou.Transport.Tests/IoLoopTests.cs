@@ -64,17 +64,29 @@ public class IoLoopTests
 
     private static long NowUs() => TouTime.FromStopwatchTimestamp(Stopwatch.GetTimestamp());
 
+    /// <summary>Whether this system has I/O loops; on Linux they must exist (elsewhere LoopbackTests cover the portable driving).</summary>
+    private static bool LoopsExist()
+    {
+        Assert.True(IoLoopGroup.Shared is not null || !OperatingSystem.IsLinux(), "Linux has epoll: the I/O loops must exist");
+        return IoLoopGroup.Shared is not null;
+    }
+
+    private static Socket BoundSocket()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return socket;
+    }
+
     [Fact]
     public async Task Datagrams_and_deadlines_reach_the_owner_on_the_loop_and_stop_after_unregistering()
     {
-        if (IoLoopGroup.Shared is null)
+        if (!LoopsExist())
         {
-            Assert.False(OperatingSystem.IsLinux(), "Linux has epoll: the I/O loops must exist");
-            return; // other systems drive sockets the portable way (LoopbackTests cover it)
+            return;
         }
 
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var socket = BoundSocket();
         using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         var receiver = new UdpDatagramReceiver(socket, useGro: false, datagramBufferSize: 2048);
         var client = new RecordingClient();
@@ -116,8 +128,7 @@ public class IoLoopTests
         int readableBefore = Volatile.Read(ref client.ReadableCalls);
         registration.SetDeadline(NowUs());
         sender.SendTo(new byte[100], socket.LocalEndPoint!);
-        using var probeSocket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probeSocket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var probeSocket = BoundSocket();
         var probe = new RecordingClient();
         probe.Registration = loop.Register(probe, probeSocket, new UdpDatagramReceiver(probeSocket, useGro: false, datagramBufferSize: 2048));
         sender.SendTo(new byte[100], probeSocket.LocalEndPoint!);
@@ -132,14 +143,12 @@ public class IoLoopTests
     [Fact]
     public async Task An_owner_that_throws_is_told_and_the_loop_serves_the_next_call()
     {
-        if (IoLoopGroup.Shared is null)
+        if (!LoopsExist())
         {
-            Assert.False(OperatingSystem.IsLinux(), "Linux has epoll: the I/O loops must exist");
-            return; // other systems drive sockets the portable way (LoopbackTests cover it)
+            return;
         }
 
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        using var socket = BoundSocket();
         var client = new ThrowingOnceClient();
         var loop = IoLoopGroup.Shared!.Next();
         var registration = loop.Register(client, socket, new UdpDatagramReceiver(socket, useGro: false, datagramBufferSize: 2048));
