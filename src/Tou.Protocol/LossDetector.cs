@@ -417,8 +417,12 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         CheckSpurious(seg, nowUs, ref progress);
         CountDelivered(seg, nowUs);
 
-        // RACK orders transmissions by (send time, end offset): a flight leaves within one microsecond.
-        if (seg.SentUs > progress.NewestSentUs || (seg.SentUs == progress.NewestSentUs && seg.End > progress.NewestEnd))
+        // RACK orders transmissions by (send time, end offset): a flight leaves within one microsecond. A retransmission
+        // acknowledged sooner than any round trip was not what arrived — the original was (its ACK lost or not yet
+        // read): taking it as the newest delivery would give RACK an RTT of microseconds and declare everything sent
+        // before it lost (RFC 8985 §6.2 step 2).
+        bool ambiguous = seg.Is(SegmentState.Retransmitted) && rtt.MinRttUs != long.MaxValue && nowUs - seg.SentUs < rtt.MinRttUs;
+        if (!ambiguous && (seg.SentUs > progress.NewestSentUs || (seg.SentUs == progress.NewestSentUs && seg.End > progress.NewestEnd)))
         {
             progress.NewestSentUs = seg.SentUs;
             progress.NewestEnd = seg.End;

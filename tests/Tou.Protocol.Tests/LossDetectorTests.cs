@@ -180,6 +180,24 @@ public class LossDetectorTests
     }
 
     [Fact]
+    public void A_retransmission_acknowledged_too_soon_does_not_become_rack_s_newest_delivery()
+    {
+        var s = new Sender(sack: true);
+        s.Rtt.AddSample(40_000);
+        s.Send(1, nowUs: 0);                                  // offset 0: its ACK will be lost
+        s.Send(10, nowUs: 1_000);                             // offsets 1000..11000, still on their way
+        Assert.Equal(1, s.Ack(40_500, ack: 0, sack: [(1000, 4000)]).LostSegments); // three SACKed above: 0 is presumed lost
+        s.Loss.OnRetransmitted(0, 40_600, appLimited: false);
+
+        // The original did arrive: the next ACK covers it 100 µs after the retransmission left. Were that retransmission
+        // RACK's newest delivery (an RTT of 100 µs), every segment sent before it would be overdue at once.
+        var outcome = s.Ack(40_700, ack: 4000);
+        Assert.Equal(0, outcome.LostSegments);
+        Assert.Equal(0, s.Loss.DetectLosses(45_000, s.Una, s.Nxt).LostSegments);
+        Assert.Equal(7000, s.Loss.BytesInFlight);
+    }
+
+    [Fact]
     public void An_episode_is_undone_at_most_once_and_never_after_a_retransmission_timeout()
     {
         var s = new Sender(sack: true);
