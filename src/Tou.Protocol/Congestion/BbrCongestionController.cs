@@ -63,6 +63,7 @@ internal sealed class BbrCongestionController : ICongestionController
     private bool _upStillGrowing;
     private double _upLastRate;
     private double _randomLoss;
+    private int _randomLossRounds;
 
     // Long-term bound from loss while probing; short-term bounds from congestion while cruising (cut by Beta per round).
     private long _inflightHigh = long.MaxValue;
@@ -245,8 +246,11 @@ internal sealed class BbrCongestionController : ICongestionController
         bool congested = r.LossEvents >= 2 && r.LossRate > threshold && (queue || r.LossRate > HeavyLossThreshold);
         if (!queue && !appLimited)
         {
-            // A round with a queue may have lost to the queue's overflow: only queue-free loss is random loss.
-            _randomLoss += RandomLossWeight * (Math.Min(r.LossRate, MaxRandomLoss) - _randomLoss);
+            // A round with a queue may have lost to the queue's overflow: only queue-free loss is random loss. The
+            // first rounds are averaged evenly, so that the estimate is the path's already when Startup's queue forms.
+            _randomLossRounds++;
+            double weight = Math.Max(RandomLossWeight, 1.0 / _randomLossRounds);
+            _randomLoss += weight * (Math.Min(r.LossRate, MaxRandomLoss) - _randomLoss);
         }
 
         switch (Phase)
