@@ -61,6 +61,7 @@ internal sealed class BbrCongestionController : ICongestionController
     private int _probeWaitRounds = ProbeWaitMinRounds;
     private uint _random;
     private bool _upStillGrowing;
+    private double _upStartBandwidth;
     private double _upLastRate;
     private double _randomLoss;
     private int _randomLossRounds;
@@ -269,6 +270,17 @@ internal sealed class BbrCongestionController : ICongestionController
                 // that got faster is found in a few rounds rather than a few cycles.
                 _upStillGrowing = r.MaxDeliveryRate >= UpGrowth * _upLastRate;
                 _upLastRate = r.MaxDeliveryRate;
+                if (r.MaxDeliveryRate >= UpGrowth * _upStartBandwidth && !StandingQueue(r))
+                {
+                    // The probe found a tenth more than the estimate (a maximum) without a queue: the link got faster
+                    // (or a competitor left), maybe by far more than probing at 1.25x finds in a few rounds. Search it as
+                    // Startup does, doubling until the bandwidth plateaus; the old loss bound described the old link.
+                    _inflightHigh = long.MaxValue;
+                    _fullBandwidth = r.MaxDeliveryRate;
+                    _fullBandwidthCount = 0;
+                    EnterPhase(BbrPhase.Startup, nowUs);
+                }
+
                 break;
             case BbrPhase.ProbeDown or BbrPhase.ProbeCruise when congested:
                 double bandwidthLow = _bandwidthLow == double.MaxValue ? _maxBandwidth.Max : _bandwidthLow;
@@ -342,7 +354,7 @@ internal sealed class BbrCongestionController : ICongestionController
                 break;
             case BbrPhase.ProbeRefill when roundStart && _round > _phaseStartRound:
                 _upStillGrowing = false;
-                _upLastRate = _maxBandwidth.Max;
+                _upLastRate = _upStartBandwidth = _maxBandwidth.Max;
                 EnterPhase(BbrPhase.ProbeUp, nowUs);
                 break;
             case BbrPhase.ProbeUp when bytesInFlight >= Bdp(ProbeUpPacingGain) && nowUs - _phaseStartUs >= _minRttUs && !_upStillGrowing:

@@ -79,6 +79,26 @@ public class BbrTests
     }
 
     [Fact]
+    public void A_probe_that_finds_a_tenth_more_bandwidth_searches_like_startup()
+    {
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        path.Run(rounds: 40, rate: Rate / 4);
+        Assert.InRange(bbr.BottleneckBandwidth, Rate / 4 * 0.9, Rate / 4 * 1.1);
+        int rounds = 0;
+        while (bbr.Phase != BbrPhase.Startup && rounds < 30)
+        {
+            path.Run(rounds: 1, rate: Rate); // the link got four times faster
+            rounds++;
+        }
+
+        Assert.True(rounds < 30, "the faster link was never searched");
+        path.Run(rounds: 6, rate: Rate);
+        Assert.InRange(bbr.BottleneckBandwidth, Rate * 0.9, Rate * 1.1);
+        Assert.NotEqual(BbrPhase.Startup, bbr.Phase); // and Startup ended on the plateau
+    }
+
+    [Fact]
     public void Loss_above_the_threshold_with_a_standing_queue_is_congestion_and_the_flow_yields()
     {
         var bbr = new BbrCongestionController(Mss);
