@@ -10,8 +10,8 @@ namespace Tou.Protocol.Congestion;
 /// Phases: Startup (pacing 2.77×, cwnd 2 BDP) until the bandwidth stops growing by 25% for three rounds, a round is
 /// congested, or the RTT rises while the bandwidth no longer doubles; Drain; ProbeBW cycling Down (0.9×), Cruise (1×, in
 /// flight under the learned bound less 15% headroom), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
-/// the bound until congestion or 1.25 BDP in flight); ProbeRTT (half a BDP for 200 ms and a round) when no RTT within
-/// a sixty-fourth of the minimum has been seen for five seconds.
+/// the bound until congestion or 1.25 BDP in flight), re-entering Startup when a probe finds a tenth more bandwidth
+/// without a queue; ProbeRTT (half a BDP for 200 ms and a round) when the minimum RTT has not been seen for five seconds.
 /// </summary>
 internal sealed class BbrCongestionController : ICongestionController
 {
@@ -38,7 +38,6 @@ internal sealed class BbrCongestionController : ICongestionController
     private const int ProbeWaitSpreadRounds = 5;
     private const double RandomLossWeight = 0.125;
     private const double MaxRandomLoss = 0.1;
-    private const int MinRttTolerance = 64;
 
     private int _mss;
     private BbrBandwidthFilter _maxBandwidth;
@@ -197,13 +196,6 @@ internal sealed class BbrCongestionController : ICongestionController
         if (rttUs <= _probeRttMinUs || _probeRttExpired)
         {
             _probeRttMinUs = rttUs;
-            _probeRttStampUs = nowUs;
-        }
-        else if (rttUs <= _probeRttMinUs + (_probeRttMinUs / MinRttTolerance))
-        {
-            // Within a sixty-fourth of the minimum the queue is as good as drained: the path was just measured, and a
-            // ProbeRTT now would halve the rate for nothing (samples jitter by microseconds, so a strict minimum is rarely
-            // seen again even on an idle path).
             _probeRttStampUs = nowUs;
         }
 
