@@ -64,6 +64,7 @@ internal sealed class BbrCongestionController : ICongestionController
     private double _upLastRate;
     private double _randomLoss;
     private int _randomLossRounds;
+    private bool _windowLedStartup = true;
 
     // Long-term bound from loss while probing; short-term bounds from congestion while cruising (cut by Beta per round).
     private long _inflightHigh = long.MaxValue;
@@ -88,8 +89,23 @@ internal sealed class BbrCongestionController : ICongestionController
 
     /// <summary>Pacing rate in bytes per second (0 until the first bandwidth sample: the pacer then uses the window).</summary>
     /// <remarks>The bandwidth counts delivered bytes, but lost ones were sent too: once the pipe is full the rate is raised
-    /// by the random loss rate, or pacing at the delivery rate would leave that share of the bottleneck idle.</remarks>
-    public double PacingRate => Bandwidth > 0 ? PacingGain * Bandwidth * PacingMargin / (_filledPipe ? 1 - _randomLoss : 1) : 0;
+    /// by the random loss rate, or pacing at the delivery rate would leave that share of the bottleneck idle. In Startup the window, doubling each round, is the control: a delivery-rate sample spans a paced flight's
+    /// sending time as well as its round trip, so it lags the window, and pacing at a multiple of it alone would grow
+    /// the flight by less than twice a round. Pacing there is at least the window over half the minimum RTT, until a round
+/// shows a queue (from then on the window may exceed what the path holds, and bursting it would overflow the buffer).</remarks>
+    public double PacingRate
+    {
+        get
+        {
+            if (Bandwidth <= 0)
+            {
+                return 0;
+            }
+
+            double rate = PacingGain * Bandwidth * PacingMargin / (_filledPipe ? 1 - _randomLoss : 1);
+            return _windowLedStartup && _minRttUs != long.MaxValue ? Math.Max(rate, 2e6 * CongestionWindow / _minRttUs) : rate;
+        }
+    }
 
     /// <summary>The smoothed loss rate of rounds without a queue (loss that says nothing about congestion).</summary>
     public double RandomLossRate => _randomLoss;
@@ -223,6 +239,7 @@ internal sealed class BbrCongestionController : ICongestionController
         // that happens to pass 2% while probing is not congestion.
         double threshold = LossThreshold + _randomLoss;
         bool congested = r.LossEvents >= 2 && r.LossRate > threshold && (queue || r.LossRate > HeavyLossThreshold);
+        _windowLedStartup &= Phase == BbrPhase.Startup && !queue;
         if (!queue && !appLimited)
         {
             // A round with a queue may have lost to the queue's overflow: only queue-free loss is random loss. The
