@@ -11,7 +11,8 @@ namespace Tou.Protocol.Congestion;
 /// congested, or the RTT rises while the bandwidth no longer doubles; Drain; ProbeBW cycling Down (0.9×), Cruise (1×, in
 /// flight under the learned bound less 15% headroom), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
 /// the bound until congestion or 1.25 BDP in flight), re-entering Startup when a probe finds a tenth more bandwidth
-/// without a queue; ProbeRTT (half a BDP for 200 ms and a round) when the minimum RTT has not been seen for five seconds.
+/// without a queue; ProbeRTT (half a BDP for 200 ms and a round) when no RTT within one segment's serialisation at the
+/// estimated bandwidth of the minimum has been seen for five seconds.
 /// </summary>
 internal sealed class BbrCongestionController : ICongestionController
 {
@@ -212,6 +213,12 @@ internal sealed class BbrCongestionController : ICongestionController
         if (rttUs <= _probeRttMinUs || _probeRttExpired)
         {
             _probeRttMinUs = rttUs;
+            _probeRttStampUs = nowUs;
+        }
+        else if (_maxBandwidth.Max > 0 && rttUs - _probeRttMinUs <= _mss * 1e6 / _maxBandwidth.Max)
+        {
+            // At most one segment's serialisation above the minimum: the queue was empty, the path just measured
+            // (samples jitter by microseconds, so a strict minimum is rarely seen twice even on an idle path).
             _probeRttStampUs = nowUs;
         }
 
