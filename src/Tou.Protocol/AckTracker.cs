@@ -2,8 +2,9 @@ namespace Tou.Protocol;
 
 /// <summary>
 /// What this side owes the peer in acknowledgements: an immediate ACK (a hole, reordering, a FIN, a window update,
-/// a PING), a delayed one (in-order data: every <see cref="TouOptions.SegmentsPerAck"/> segments or a quarter of the
-/// receive buffer, else after <see cref="TouOptions.DelayedAckTimeout"/>, and then with the time it waited), the
+/// a PING), a delayed one (in-order data: every <see cref="TouOptions.SegmentsPerAck"/> segments — fewer when a round
+/// trip brings fewer than four times that — or a quarter of the receive buffer, else after
+/// <see cref="TouOptions.DelayedAckTimeout"/>, and then with the time it waited), the
 /// seed-style ACKs a plain peer gets one per data packet, a plain FIN's own ACK, and challenge ACKs (RFC 5961).
 /// The connection decides what to send; this remembers what is owed. All ACKs owed while the host handles one
 /// receive batch leave as one, since the host polls for packets only after the batch.
@@ -13,9 +14,14 @@ namespace Tou.Protocol;
 internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTimeout, int segmentsPerAck, long bytesPerAck)
 {
     private const int PlainQueueLength = 64;
+    private const int MinSegmentsPerAck = 2;
+    private const int AcksPerRound = 4;
     private readonly Queue<(uint Seq, uint Ack)> _plain = new(4);
     private readonly long _delayedAckUs = TouTime.FromTimeSpan(delayedAckTimeout);
     private int _unacknowledgedSegments;
+    private int _roundSegments;
+    private int _lastRoundSegments;
+    private long _roundStartUs;
     private long _unacknowledgedBytes;
     private long _lastArrivalUs;
     private long _ackDelayUs;
@@ -41,21 +47,40 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
 
     /// <summary>
     /// In-order data arrived: acknowledge at once when <paramref name="immediate"/>, on every
-    /// <c>segmentsPerAck</c>-th segment or <c>bytesPerAck</c> bytes, else after the delay.
+    /// <see cref="SegmentsPerAck"/>-th segment or <c>bytesPerAck</c> bytes, else after the delay.
     /// </summary>
-    public void OnInOrderSegment(long nowUs, int length, bool immediate)
+    /// <param name="nowUs">Current time.</param>
+    /// <param name="length">The segment's bytes.</param>
+    /// <param name="immediate">Acknowledge at once (a filled hole, a plain peer).</param>
+    /// <param name="rttUs">The connection's smoothed RTT (0 before a sample): arrivals are counted per round trip.</param>
+    public void OnInOrderSegment(long nowUs, int length, bool immediate, long rttUs = 0)
     {
+        CountArrival(nowUs, rttUs);
         _unacknowledgedSegments++;
         _unacknowledgedBytes += length;
         _lastArrivalUs = nowUs;
         _ackDelayUs = 0;
-        if (immediate || _unacknowledgedSegments >= segmentsPerAck || _unacknowledgedBytes >= bytesPerAck || _delayedAckUs == 0)
+        if (immediate || _unacknowledgedSegments >= SegmentsPerAck || _unacknowledgedBytes >= bytesPerAck || _delayedAckUs == 0)
         {
             _immediate = true;
         }
         else
         {
             timers.ArmIfIdle(TimerKind.DelayedAck, nowUs + _delayedAckUs);
+        }
+    }
+
+    /// <summary>
+    /// In-order segments one ACK covers now: <c>segmentsPerAck</c>, but no more than a quarter of what arrives in a round
+    /// trip (at least two). On a path whose window is a few segments (10 Mbit/s × 10 ms holds nine), one ACK per ten
+    /// would release the whole window at once and overflow a buffer of a BDP; four ACKs a round keep the ACK clock.
+    /// </summary>
+    public int SegmentsPerAck
+    {
+        get
+        {
+            int perRound = Math.Max(_lastRoundSegments, _roundSegments);
+            return perRound == 0 ? segmentsPerAck : Math.Min(segmentsPerAck, Math.Max(MinSegmentsPerAck, perRound / AcksPerRound));
         }
     }
 
@@ -118,5 +143,23 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
         bool owed = _challenge;
         _challenge = false;
         return owed;
+    }
+
+    /// <summary>Counts in-order arrivals per round trip (the last full round's count and the current one's).</summary>
+    private void CountArrival(long nowUs, long rttUs)
+    {
+        if (rttUs <= 0)
+        {
+            return; // no round trip to count over yet: segmentsPerAck as configured
+        }
+
+        if (nowUs - _roundStartUs >= rttUs)
+        {
+            _lastRoundSegments = _roundSegments;
+            _roundSegments = 0;
+            _roundStartUs = nowUs;
+        }
+
+        _roundSegments++;
     }
 }

@@ -14,6 +14,8 @@ namespace Tou.Protocol;
 /// </remarks>
 internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
 {
+    private const int ReorderWindowPersistence = 16;
+
     private readonly SentSegmentQueue _segments = new();
     private bool _sack;
     private int _mss;
@@ -34,6 +36,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
     private long _rackRttUs;
     private bool _reorderingSeen;
     private int _reorderWindowMultiplier = 1;
+    private int _recoveriesSinceSpurious;   // RFC 8985 §6.2 step 4: the widened window lasts 16 recoveries
 
     // Delivery rate: totals now, and those of the newest delivered segment when it was sent.
     private long _delivered;
@@ -185,6 +188,12 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         if (recoveryEnded)
         {
             InRecovery = false;
+            if (++_recoveriesSinceSpurious >= ReorderWindowPersistence)
+            {
+                // Sixteen recoveries without a spurious retransmission: whatever reordered has stopped, and a wide
+                // window delays every loss's repair by up to a round trip.
+                _reorderWindowMultiplier = 1;
+            }
         }
 
         var losses = DetectLosses(ack.NowUs, ack.AckOffset, ack.SndNxt);
@@ -417,8 +426,12 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         CheckSpurious(seg, nowUs, ref progress);
         CountDelivered(seg, nowUs);
 
-        // RACK orders transmissions by (send time, end offset): a flight leaves within one microsecond.
-        if (seg.SentUs > progress.NewestSentUs || (seg.SentUs == progress.NewestSentUs && seg.End > progress.NewestEnd))
+        // RACK orders transmissions by (send time, end offset): a flight leaves within one microsecond. A retransmission
+        // acknowledged sooner than any round trip was not what arrived — the original was (its ACK lost or not yet
+        // read): taking it as the newest delivery would give RACK an RTT of microseconds and declare everything sent
+        // before it lost (RFC 8985 §6.2 step 2).
+        bool ambiguous = seg.Is(SegmentState.Retransmitted) && rtt.MinRttUs != long.MaxValue && nowUs - seg.SentUs < rtt.MinRttUs;
+        if (!ambiguous && (seg.SentUs > progress.NewestSentUs || (seg.SentUs == progress.NewestSentUs && seg.End > progress.NewestEnd)))
         {
             progress.NewestSentUs = seg.SentUs;
             progress.NewestEnd = seg.End;
@@ -444,6 +457,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         progress.Spurious++;
         _reorderingSeen = true;
         _reorderWindowMultiplier = Math.Min(_reorderWindowMultiplier + 1, 16);
+        _recoveriesSinceSpurious = 0;
         if (InRecovery && !_recoveryUndone && !_recoveryByTimeout)
         {
             _recoveryUndone = true;

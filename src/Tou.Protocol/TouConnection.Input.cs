@@ -480,7 +480,7 @@ public sealed partial class TouConnection
         _receiveBuffer ??= new StreamBuffer(_options.ReceiveBufferSize, _chunkPool);
         _receiveBuffer.Write(offset, data);
         Stats.BytesDelivered += _receiveWindow.OnInOrder(offset + data.Length, out bool filledHole);
-        _acks.OnInOrderSegment(nowUs, data.Length, immediate: filledHole || !_agreed.Extended);
+        _acks.OnInOrderSegment(nowUs, data.Length, immediate: filledHole || !_agreed.Extended, _rtt.HasSample ? _rtt.SmoothedRttUs : 0);
 
         Raise(TouConnectionEvents.Readable);
         CheckPeerFin();

@@ -51,6 +51,36 @@ public class AckTrackerTests
     }
 
     [Fact]
+    public void A_round_trip_of_few_segments_is_acknowledged_four_times_however_many_segments_one_ack_may_cover()
+    {
+        var timers = new ConnectionTimers();
+        var acks = new AckTracker(timers, Delay, segmentsPerAck: 10, bytesPerAck: long.MaxValue);
+        const long rtt = 10_000;
+        int AcksInRound(long start, int segments)
+        {
+            int sent = 0;
+            for (int i = 0; i < segments; i++)
+            {
+                acks.OnInOrderSegment(start + (i * rtt / segments), 1_400, immediate: false, rtt);
+                if (acks.Pending)
+                {
+                    sent++;
+                    acks.Sent();
+                }
+            }
+
+            return sent;
+        }
+
+        AcksInRound(0, 9);
+        Assert.Equal(2, acks.SegmentsPerAck);          // nine segments a round trip (10 Mbit/s × 10 ms): every second
+        Assert.InRange(AcksInRound(rtt, 9), 4, 5);     // (one segment left from the round before)
+        AcksInRound(2 * rtt, 400);
+        Assert.Equal(10, acks.SegmentsPerAck);         // a window of hundreds: as configured
+        Assert.Equal(40, AcksInRound(3 * rtt, 400));
+    }
+
+    [Fact]
     public void An_ack_the_timer_released_reports_how_long_it_waited_after_the_newest_data()
     {
         var timers = new ConnectionTimers();

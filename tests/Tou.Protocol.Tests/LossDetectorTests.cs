@@ -180,6 +180,60 @@ public class LossDetectorTests
     }
 
     [Fact]
+    public void A_retransmission_acknowledged_too_soon_does_not_become_rack_s_newest_delivery()
+    {
+        var s = new Sender(sack: true);
+        s.Rtt.AddSample(40_000);
+        s.Send(1, nowUs: 0);                                  // offset 0: its ACK will be lost
+        s.Send(10, nowUs: 1_000);                             // offsets 1000..11000, still on their way
+        Assert.Equal(1, s.Ack(40_500, ack: 0, sack: [(1000, 4000)]).LostSegments); // three SACKed above: 0 is presumed lost
+        s.Loss.OnRetransmitted(0, 40_600, appLimited: false);
+
+        // The original did arrive: the next ACK covers it 100 µs after the retransmission left. Were that retransmission
+        // RACK's newest delivery (an RTT of 100 µs), every segment sent before it would be overdue at once.
+        var outcome = s.Ack(40_700, ack: 4000);
+        Assert.Equal(0, outcome.LostSegments);
+        Assert.Equal(0, s.Loss.DetectLosses(45_000, s.Una, s.Nxt).LostSegments);
+        Assert.Equal(7000, s.Loss.BytesInFlight);
+    }
+
+    [Fact]
+    public void The_reordering_window_a_spurious_retransmission_widened_narrows_again_after_sixteen_recoveries()
+    {
+        var s = new Sender(sack: true);
+        s.Rtt.AddSample(40_000);
+        s.Send(5, nowUs: 0);
+        s.Ack(40_000, ack: 0, sack: [(1000, 4000)]);
+        s.Loss.OnRetransmitted(0, 41_000, appLimited: false);
+        Assert.Equal(1, s.Ack(42_000, ack: 5000).SpuriousRetransmissions); // ends that recovery too
+        long now = 100_000;
+        long LossWindow()
+        {
+            // One segment, then one sent after it SACKed: RACK's timer says how long the first may be late.
+            s.Send(2, now);
+            s.Ack(now + 40_000, ack: s.Una, sack: [(s.Nxt - Mss, s.Nxt)]);
+            long window = s.Timers[TimerKind.LossDetection] - now - 40_000;
+            s.Ack(now + 41_000, ack: s.Nxt); // the late one arrives: nothing lost, no recovery
+            now += 100_000;
+            return window;
+        }
+
+        Assert.Equal(20_000, LossWindow()); // twice a quarter of the minimum RTT
+        for (int i = 0; i < 16; i++)
+        {
+            s.Send(4, now);
+            s.Ack(now + 40_000, ack: s.Una, sack: [(s.Una + Mss, s.Nxt)]);
+            Assert.Equal(1, s.Loss.DetectLosses(now + 100_000, s.Una, s.Nxt).LostSegments); // RACK's timer: a recovery starts
+            s.Loss.OnRetransmitted(s.Loss.OldestLost(), now + 100_000, appLimited: false);
+            s.Ack(now + 141_000, ack: s.Nxt); // the retransmission took a round trip: no reordering
+            Assert.False(s.Loss.InRecovery);
+            now += 200_000;
+        }
+
+        Assert.Equal(10_000, LossWindow());
+    }
+
+    [Fact]
     public void An_episode_is_undone_at_most_once_and_never_after_a_retransmission_timeout()
     {
         var s = new Sender(sack: true);

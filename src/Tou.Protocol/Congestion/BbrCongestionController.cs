@@ -3,13 +3,16 @@ namespace Tou.Protocol.Congestion;
 /// <summary>
 /// Model-based congestion control after BBR v3 (draft-ietf-ccwg-bbr): pacing at the measured bottleneck bandwidth is the
 /// main control, with in flight bounded by a BDP multiple and by bounds learned from loss. Per round trip it counts bytes
-/// delivered and lost and the RTT range; a round whose loss rate passes 2% while a queue stands (or passes 15% at all:
-/// the threshold is bounded) is congestion. Random loss below that, or without a queue, leaves the rate alone — the
-/// point of a transport over UDP on lossy paths. Phases: Startup (pacing 2.77×, cwnd 2 BDP) until the bandwidth stops
-/// growing by 25% for three rounds, a round is congested, or the RTT rises while the bandwidth no longer doubles; Drain;
-/// ProbeBW cycling Down (0.9×), Cruise (1×, in flight under the learned bound less 15% headroom), Refill (one round,
-/// short-term bounds lifted) and Up (1.25×, raising the bound until congestion or 1.25 BDP in flight); ProbeRTT (half a
-/// BDP for 200 ms and a round) when the minimum RTT has not been seen for five seconds.
+/// delivered and lost and the RTT range; a round whose loss rate passes the path's random loss by 2% while a queue
+/// stands (or passes 15% at all: the threshold is bounded) is congestion. Random loss below that, or without a queue,
+/// leaves the rate alone — the point of a transport over UDP on lossy paths — and the pacing rate is raised by the
+/// random loss rate (measured in rounds without a queue), since lost bytes take their share of the sending rate.
+/// Phases: Startup (pacing 2.77×, cwnd 2 BDP) until the bandwidth stops growing by 25% for three rounds, a round is
+/// congested, or the RTT rises while the bandwidth no longer doubles; Drain; ProbeBW cycling Down (0.9×), Cruise (1×, in
+/// flight under the learned bound less 15% headroom), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
+/// the bound until congestion or 1.25 BDP in flight), re-entering Startup when a probe finds a tenth more bandwidth
+/// without a queue; ProbeRTT (half a BDP for 200 ms and a round) when no RTT within one segment's serialisation at the
+/// estimated bandwidth of the minimum has been seen for five seconds.
 /// </summary>
 internal sealed class BbrCongestionController : ICongestionController
 {
@@ -34,6 +37,8 @@ internal sealed class BbrCongestionController : ICongestionController
     private const double StartupSlowedGrowth = 1.5;
     private const int ProbeWaitMinRounds = 6;
     private const int ProbeWaitSpreadRounds = 5;
+    private const double RandomLossWeight = 0.125;
+    private const double MaxRandomLoss = 0.1;
 
     private int _mss;
     private BbrBandwidthFilter _maxBandwidth;
@@ -56,7 +61,11 @@ internal sealed class BbrCongestionController : ICongestionController
     private int _probeWaitRounds = ProbeWaitMinRounds;
     private uint _random;
     private bool _upStillGrowing;
+    private double _upStartBandwidth;
     private double _upLastRate;
+    private double _randomLoss;
+    private int _randomLossRounds;
+    private bool _windowLedStartup = true;
 
     // Long-term bound from loss while probing; short-term bounds from congestion while cruising (cut by Beta per round).
     private long _inflightHigh = long.MaxValue;
@@ -80,7 +89,27 @@ internal sealed class BbrCongestionController : ICongestionController
     public BbrPhase Phase { get; private set; } = BbrPhase.Startup;
 
     /// <summary>Pacing rate in bytes per second (0 until the first bandwidth sample: the pacer then uses the window).</summary>
-    public double PacingRate => Bandwidth > 0 ? PacingGain * Bandwidth * PacingMargin : 0;
+    /// <remarks>The bandwidth counts delivered bytes, but lost ones were sent too: once the pipe is full the rate is raised
+    /// by the random loss rate, or pacing at the delivery rate would leave that share of the bottleneck idle. In Startup the window, doubling each round, is the control: a delivery-rate sample spans a paced flight's
+    /// sending time as well as its round trip, so it lags the window, and pacing at a multiple of it alone would grow
+    /// the flight by less than twice a round. Pacing there is at least the window over half the minimum RTT, until a round
+/// shows a queue (from then on the window may exceed what the path holds, and bursting it would overflow the buffer).</remarks>
+    public double PacingRate
+    {
+        get
+        {
+            if (Bandwidth <= 0)
+            {
+                return 0;
+            }
+
+            double rate = PacingGain * Bandwidth * PacingMargin / (_filledPipe ? 1 - _randomLoss : 1);
+            return _windowLedStartup && _minRttUs != long.MaxValue ? Math.Max(rate, 2e6 * CongestionWindow / _minRttUs) : rate;
+        }
+    }
+
+    /// <summary>The smoothed loss rate of rounds without a queue (loss that says nothing about congestion).</summary>
+    public double RandomLossRate => _randomLoss;
 
     /// <summary>The bottleneck bandwidth estimate (the maximum filter), bytes per second.</summary>
     public double BottleneckBandwidth => _maxBandwidth.Max;
@@ -186,6 +215,12 @@ internal sealed class BbrCongestionController : ICongestionController
             _probeRttMinUs = rttUs;
             _probeRttStampUs = nowUs;
         }
+        else if (_maxBandwidth.Max > 0 && rttUs - _probeRttMinUs <= _mss * 1e6 / _maxBandwidth.Max)
+        {
+            // At most one segment's serialisation above the minimum: the queue was empty, the path just measured
+            // (samples jitter by microseconds, so a strict minimum is rarely seen twice even on an idle path).
+            _probeRttStampUs = nowUs;
+        }
 
         if (_probeRttMinUs <= _minRttUs || nowUs > _minRttStampUs + MinRttWindowUs)
         {
@@ -207,7 +242,20 @@ internal sealed class BbrCongestionController : ICongestionController
         }
 
         bool queue = r.MaxRttUs > _minRttUs + Math.Max(_minRttUs / 8, 1_000);
-        bool congested = r.LossEvents >= 2 && r.LossRate > LossThreshold && (queue || r.LossRate > HeavyLossThreshold);
+        // The threshold counts from the path's random loss: a lossy path's rounds scatter around its loss rate, and one
+        // that happens to pass 2% while probing is not congestion.
+        double threshold = LossThreshold + _randomLoss;
+        bool congested = r.LossEvents >= 2 && r.LossRate > threshold && (queue || r.LossRate > HeavyLossThreshold);
+        _windowLedStartup &= Phase == BbrPhase.Startup && !queue;
+        if (!queue && !appLimited)
+        {
+            // A round with a queue may have lost to the queue's overflow: only queue-free loss is random loss. The
+            // first rounds are averaged evenly, so that the estimate is the path's already when Startup's queue forms.
+            _randomLossRounds++;
+            double weight = Math.Max(RandomLossWeight, 1.0 / _randomLossRounds);
+            _randomLoss += weight * (Math.Min(r.LossRate, MaxRandomLoss) - _randomLoss);
+        }
+
         switch (Phase)
         {
             case BbrPhase.Startup:
@@ -224,6 +272,17 @@ internal sealed class BbrCongestionController : ICongestionController
                 // that got faster is found in a few rounds rather than a few cycles.
                 _upStillGrowing = r.MaxDeliveryRate >= UpGrowth * _upLastRate;
                 _upLastRate = r.MaxDeliveryRate;
+                if (r.MaxDeliveryRate >= UpGrowth * _upStartBandwidth && !StandingQueue(r))
+                {
+                    // The probe found a tenth more than the estimate (a maximum) without a queue: the link got faster
+                    // (or a competitor left), maybe by far more than probing at 1.25x finds in a few rounds. Search it as
+                    // Startup does, doubling until the bandwidth plateaus; the old loss bound described the old link.
+                    _inflightHigh = long.MaxValue;
+                    _fullBandwidth = r.MaxDeliveryRate;
+                    _fullBandwidthCount = 0;
+                    EnterPhase(BbrPhase.Startup, nowUs);
+                }
+
                 break;
             case BbrPhase.ProbeDown or BbrPhase.ProbeCruise when congested:
                 double bandwidthLow = _bandwidthLow == double.MaxValue ? _maxBandwidth.Max : _bandwidthLow;
@@ -297,7 +356,7 @@ internal sealed class BbrCongestionController : ICongestionController
                 break;
             case BbrPhase.ProbeRefill when roundStart && _round > _phaseStartRound:
                 _upStillGrowing = false;
-                _upLastRate = _maxBandwidth.Max;
+                _upLastRate = _upStartBandwidth = _maxBandwidth.Max;
                 EnterPhase(BbrPhase.ProbeUp, nowUs);
                 break;
             case BbrPhase.ProbeUp when bytesInFlight >= Bdp(ProbeUpPacingGain) && nowUs - _phaseStartUs >= _minRttUs && !_upStillGrowing:

@@ -74,7 +74,28 @@ public class BbrTests
         Assert.Equal(double.MaxValue, lossy.BandwidthLow);
         Assert.Equal(long.MaxValue, lossy.InflightHigh);
         Assert.InRange(lossy.CongestionWindow, window * 0.9, window * 1.2);
-        Assert.InRange(lossy.PacingRate, Rate * 0.8 * 0.95, Rate * 1.3);
+        Assert.InRange(lossy.PacingRate, Rate * 0.8, Rate * 1.3 / 0.95); // raised by the loss rate: lost bytes were sent too
+        Assert.InRange(lossy.RandomLossRate, 0.04, 0.06);
+    }
+
+    [Fact]
+    public void A_probe_that_finds_a_tenth_more_bandwidth_searches_like_startup()
+    {
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        path.Run(rounds: 40, rate: Rate / 4);
+        Assert.InRange(bbr.BottleneckBandwidth, Rate / 4 * 0.9, Rate / 4 * 1.1);
+        int rounds = 0;
+        while (bbr.Phase != BbrPhase.Startup && rounds < 30)
+        {
+            path.Run(rounds: 1, rate: Rate); // the link got four times faster
+            rounds++;
+        }
+
+        Assert.True(rounds < 30, "the faster link was never searched");
+        path.Run(rounds: 6, rate: Rate);
+        Assert.InRange(bbr.BottleneckBandwidth, Rate * 0.9, Rate * 1.1);
+        Assert.NotEqual(BbrPhase.Startup, bbr.Phase); // and Startup ended on the plateau
     }
 
     [Fact]
@@ -147,5 +168,25 @@ public class BbrTests
         var cubic = Run(CongestionControlAlgorithm.Cubic);
         Assert.True(bbr.BytesExact && cubic.BytesExact);
         Assert.True(bbr.GoodputMbps > 5 * cubic.GoodputMbps, $"BBR {bbr.GoodputMbps:0.0} vs CUBIC {cubic.GoodputMbps:0.0} Mbit/s (virtual time)");
+    }
+
+    /// <summary>The headline path of issue 11 (build/simulate.sh --size 100: 100 Mbit/s, 50 ms, a one-BDP queue,
+    /// 100 MB, seed 1), at the targets it meets: ≤ 1% retransmitted at 0% loss, ≥ 90% of link × (1 − loss) at 5%;
+    /// and at 1%, above 92 Mbit/s (the target of 95% is out of reach on this path: docs/performance.md).</summary>
+    [Theory]
+    [InlineData(0.00, 93.0)]
+    [InlineData(0.01, 92.0)]
+    [InlineData(0.05, 0.9 * 100 * 0.95)]
+    public void The_headline_path_holds_its_rate_under_random_loss(double loss, double minimumMbps)
+    {
+        var path = LinkProfile.Path(TimeSpan.FromMilliseconds(50), loss, rateBitsPerSecond: 100_000_000, queueLimitBytes: 625_000);
+        var options = new TouOptions { IdleTimeout = TimeSpan.FromMinutes(10) };
+        var result = TransferScenario.Run(1, path, path, 0, 100_000_000, options, options);
+        Assert.True(result.BytesExact);
+        Assert.True(result.GoodputMbps >= minimumMbps, $"{result.GoodputMbps:0.00} Mbit/s at {loss:P0} loss");
+        if (loss == 0)
+        {
+            Assert.True(result.ServerStats.Retransmissions <= result.ServerStats.DataPacketsSent / 100, $"{result.ServerStats.Retransmissions} retransmitted");
+        }
     }
 }
