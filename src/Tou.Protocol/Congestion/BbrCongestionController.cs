@@ -12,7 +12,8 @@ namespace Tou.Protocol.Congestion;
 /// flight under the learned bound less 15% headroom), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
 /// the bound until congestion or 1.25 BDP in flight), re-entering Startup when a probe finds a tenth more bandwidth
 /// without a queue; ProbeRTT (half a BDP for 200 ms and a round) when no RTT within one segment's serialisation at the
-/// estimated bandwidth of the minimum has been seen for five seconds.
+/// estimated bandwidth of the minimum has been seen for five seconds. The window also covers a queue that stood
+/// through a cycle's Down and Cruise rounds: another flow's, which this one cannot drain.
 /// </summary>
 internal sealed class BbrCongestionController : ICongestionController
 {
