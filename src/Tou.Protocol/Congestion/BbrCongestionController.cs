@@ -12,7 +12,8 @@ namespace Tou.Protocol.Congestion;
 /// flight under the learned bound less 15% headroom), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
 /// the bound until congestion or 1.25 BDP in flight), re-entering Startup when a probe finds a tenth more bandwidth
 /// without a queue; ProbeRTT (half a BDP for 200 ms and a round) when no RTT within one segment's serialisation at the
-/// estimated bandwidth of the minimum has been seen for five seconds.
+/// estimated bandwidth of the minimum has been seen for five seconds. The window also covers a queue that stood
+/// through a cycle's Down and Cruise rounds: another flow's, which this one cannot drain.
 /// </summary>
 internal sealed class BbrCongestionController : ICongestionController
 {
@@ -20,6 +21,9 @@ internal sealed class BbrCongestionController : ICongestionController
     private const double DrainPacingGain = 0.35;
     private const double CwndGain = 2.0;
     private const double ProbeUpCwndGain = 2.25;
+    private const double QueueCwndGain = 1.25;
+    private const double QueueProbeUpCwndGain = 1.5;
+    private const double StaleEstimateRatio = 0.5;
     private const double ProbeDownPacingGain = 0.9;
     private const double ProbeUpPacingGain = 1.25;
     private const double PacingMargin = 0.99;
@@ -66,6 +70,9 @@ internal sealed class BbrCongestionController : ICongestionController
     private double _randomLoss;
     private int _randomLossRounds;
     private bool _windowLedStartup = true;
+    private long _cycleMinRttUs = long.MaxValue;
+    private double _cycleMaxRate;
+    private long _foreignQueueRttUs;
 
     // Long-term bound from loss while probing; short-term bounds from congestion while cruising (cut by Beta per round).
     private long _inflightHigh = long.MaxValue;
@@ -153,6 +160,11 @@ internal sealed class BbrCongestionController : ICongestionController
         }
 
         UpdateMinRtt(nowUs, sample.LatestUs);
+        if (Phase is BbrPhase.ProbeDown or BbrPhase.ProbeCruise && sample.LatestUs > 0)
+        {
+            _cycleMinRttUs = Math.Min(_cycleMinRttUs, sample.LatestUs);
+            _cycleMaxRate = Math.Max(_cycleMaxRate, sample.DeliveryRate);
+        }
         if (sample.DeliveryRate > 0 && (!sample.AppLimited || sample.DeliveryRate >= _maxBandwidth.Max))
         {
             _maxBandwidth.Update(sample.DeliveryRate);
@@ -196,6 +208,15 @@ internal sealed class BbrCongestionController : ICongestionController
     /// <summary>Bandwidth-delay product in bytes at <paramref name="gain"/> (0 before both are known).</summary>
     private long Bdp(double gain = 1) =>
         _maxBandwidth.Max <= 0 || _minRttUs == long.MaxValue ? 0 : (long)(gain * _maxBandwidth.Max * _minRttUs / 1e6);
+
+    /// <summary>
+    /// In flight that keeps the estimated bandwidth flowing through another flow's standing queue, at
+    /// <paramref name="gain"/> (0 while there is none): a loss-based flow keeps a deep buffer full, and a window of
+    /// two BDPs at this flow's bare minimum RTT would leave it window-limited behind that queue, its delivery rate and
+    /// then its estimate sliding down round after round.
+    /// </summary>
+    private long ForeignQueueBdp(double gain) =>
+        _foreignQueueRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000) ? (long)(gain * _maxBandwidth.Max * _foreignQueueRttUs / 1e6) : 0;
 
     /// <summary>
     /// Two minimum filters: the ProbeRTT one over five seconds (its expiry sends the flow to ProbeRTT) and the model's
@@ -399,6 +420,13 @@ internal sealed class BbrCongestionController : ICongestionController
     private void StartRefill(long nowUs)
     {
         ResetLowerBounds();
+        // The lowest RTT of the cycle's Down and Cruise rounds, which paced at or below the estimate: a queue that
+        // stood through them is not this flow's to drain — unless the flow delivered under half its estimate, when
+        // the link slowed and the queue is its own, built on a stale estimate.
+        bool stale = _cycleMaxRate < StaleEstimateRatio * _maxBandwidth.Max;
+        _foreignQueueRttUs = _cycleMinRttUs == long.MaxValue || stale ? 0 : _cycleMinRttUs;
+        _cycleMinRttUs = long.MaxValue;
+        _cycleMaxRate = 0;
         _maxBandwidth.Advance();
         _random ^= _random << 13;
         _random ^= _random >> 17;
@@ -437,8 +465,8 @@ internal sealed class BbrCongestionController : ICongestionController
             return;
         }
 
-        double gain = Phase == BbrPhase.ProbeUp ? ProbeUpCwndGain : CwndGain;
-        long target = (long)(gain * bdp) + (4L * _mss);
+        bool up = Phase == BbrPhase.ProbeUp;
+        long target = Math.Max((long)((up ? ProbeUpCwndGain : CwndGain) * bdp), ForeignQueueBdp(up ? QueueProbeUpCwndGain : QueueCwndGain)) + (4L * _mss);
         if (_filledPipe)
         {
             CongestionWindow = Math.Min(CongestionWindow + ackedBytes, target);
