@@ -66,9 +66,6 @@ internal sealed unsafe class IoLoop
     /// <summary>Calls for deadlines that came (for figures).</summary>
     public long DeadlineCalls { get; private set; }
 
-    /// <summary>Whether the calling thread is this loop's.</summary>
-    public bool IsCurrentThread => ReferenceEquals(Thread.CurrentThread, _thread);
-
     /// <summary>Starts watching <paramref name="receiver"/>'s socket for <paramref name="client"/>.</summary>
     public IoLoopRegistration Register(IIoLoopClient client, Socket socket, UdpDatagramReceiver receiver)
     {

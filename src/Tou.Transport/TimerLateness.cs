@@ -20,12 +20,12 @@ internal static class TimerLateness
     public static void Reset() => Array.Clear(s_buckets);
 
     /// <summary>Deadlines recorded since the last reset.</summary>
-    public static long Count => s_buckets.Sum(b => Volatile.Read(ref b));
+    public static long Count => Snapshot().Sum();
 
     /// <summary>The upper edge (µs) of the bucket holding the <paramref name="percentile"/> (0-100) of lateness; 0 with no records.</summary>
     public static long Percentile(double percentile)
     {
-        var counts = s_buckets.Select(b => Volatile.Read(ref b)).ToArray();
+        var counts = Snapshot();
         long total = counts.Sum();
         if (total == 0)
         {
@@ -44,5 +44,17 @@ internal static class TimerLateness
         }
 
         return 1L << (counts.Length - 1);
+    }
+
+    /// <summary>The buckets read atomically, one by one (recording goes on meanwhile).</summary>
+    private static long[] Snapshot()
+    {
+        var counts = new long[s_buckets.Length];
+        for (int i = 0; i < counts.Length; i++)
+        {
+            counts[i] = Interlocked.Read(ref s_buckets[i]);
+        }
+
+        return counts;
     }
 }
