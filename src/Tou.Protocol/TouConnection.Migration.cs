@@ -16,6 +16,8 @@ public sealed partial class TouConnection
     private SocketAddress? _packetSource;   // where the packet being handled came from, when not RemoteAddress
     private SocketAddress? _transmitTo;     // where the datagram just built goes, when not RemoteAddress
     private SocketAddress? _lateAckTo;      // closed and lingering: where the peer, which moved meanwhile, repeats its FIN from
+    private SocketAddress? _leftAddress;    // the peer's address before the last move: its queue may still deliver
+    private long _leftUntilUs;              // until then a packet from there that acknowledges nothing new is a late one
     private PathValidator? _path;
 
     /// <summary>The ID this side chose for the peer to put on its packets (0: none); set by the endpoint before the handshake.</summary>
@@ -118,10 +120,14 @@ public sealed partial class TouConnection
             return;
         }
 
-        // A packet whose acknowledgement is behind what the peer already acknowledged is a late one from a path left
-        // behind; it is processed but does not start a validation. (A retransmission of old data does: after a NAT
-        // rebinding it may be all the peer sends, its ACKs having gone to the old address.)
-        bool current = SendOffset(new SequenceNumber(header.AcknowledgementNumber)) >= _sndUna;
+        // A late packet from a path left behind is processed but does not start a validation: one whose acknowledgement
+        // is behind what the peer already acknowledged, or, for a retransmission timeout after the move, one from the
+        // address just left that acknowledges nothing new (a peer that only sends never advances its acknowledgement,
+        // and the old path's queue drains after the move). A retransmission of old data from any other address does
+        // start one: after a NAT rebinding it may be all the peer sends, its ACKs having gone to the old address.
+        long acknowledged = SendOffset(new SequenceNumber(header.AcknowledgementNumber));
+        bool justLeft = nowUs < _leftUntilUs && from.Equals(_leftAddress);
+        bool current = justLeft ? acknowledged > _sndUna + (_finAcked ? 1 : 0) : acknowledged >= _sndUna;
         Path.OnPacket(from, datagram.Length, current, RandomToken());
         _packetSource = from;
         try
@@ -201,6 +207,8 @@ public sealed partial class TouConnection
         var old = RemoteAddress;
         bool newHost = !SameHost(old, address);
         RemoteAddress = SocketAddresses.Copy(address);
+        _leftAddress = old;
+        _leftUntilUs = nowUs + _rtt.RtoUs;
         Stats.PathMigrations++;
         StartOnNewPath(nowUs, newHost);
 

@@ -60,6 +60,36 @@ public class PathMigrationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_late_packet_from_the_port_left_behind_starts_no_validation_of_it()
+    {
+        // A client that only uploads never advances its acknowledgement, so a packet still queued on the old port when the
+        // server has moved looks as current as any. Replay the last one it sent from there 100 ms after the rebinding
+        // (the move takes a round trip or two; the retransmission timeout is longer): the server must not chase it.
+        byte[]? lastFromOldPort = null;
+        var oldPort = TransferScenario.ClientAddress;
+        var result = TransferScenario.RunWith(
+            net =>
+            {
+                net.Observer = (from, _, datagram) =>
+                {
+                    if (from.Equals(oldPort))
+                    {
+                        lastFromOldPort = datagram.ToArray();
+                    }
+                };
+                long rebindAt = net.NowUs + 1_500_000;
+                net.At(rebindAt, () => net.Rebind(oldPort, SimulatedNetwork.Address("10.0.0.1", 41000)));
+                net.At(rebindAt + 100_000, () => net.Inject(oldPort, TransferScenario.ServerAddress, lastFromOldPort, net.NowUs));
+            },
+            seed: 4, Path, Path, Megabytes20, 0, WithIds(), WithIds());
+        Report("upload-only rebinding, late packet", result);
+        AssertExactAndGraceful(result);
+        Assert.Equal(1, result.ServerStats.PathMigrations);
+        Assert.Equal(1, result.ServerStats.PathValidationsStarted);
+        Assert.Equal(0, result.ServerStats.PathValidationsFailed);
+    }
+
+    [Fact]
     public void Rebindings_every_two_seconds_keep_a_transfer_byte_exact()
     {
         var result = TransferScenario.RunWith(
