@@ -41,6 +41,7 @@ internal sealed class BbrCongestionController : ICongestionController
     private const double StartupSlowedGrowth = 1.5;
     private const int ProbeWaitMinRounds = 6;
     private const int ProbeWaitSpreadRounds = 5;
+    private const int ProbeAgainRounds = 2;
     private const double RandomLossWeight = 0.125;
     private const double MaxRandomLoss = 0.1;
 
@@ -73,6 +74,7 @@ internal sealed class BbrCongestionController : ICongestionController
     private long _cycleMinRttUs = long.MaxValue;
     private double _cycleMaxRate;
     private long _foreignQueueRttUs;
+    private double _lastCycleBandwidth;
 
     // Long-term bound from loss while probing; short-term bounds from congestion while cruising (cut by Beta per round).
     private long _inflightHigh = long.MaxValue;
@@ -216,7 +218,10 @@ internal sealed class BbrCongestionController : ICongestionController
     /// then its estimate sliding down round after round.
     /// </summary>
     private long ForeignQueueBdp(double gain) =>
-        _foreignQueueRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000) ? (long)(gain * _maxBandwidth.Max * _foreignQueueRttUs / 1e6) : 0;
+        ForeignQueue ? (long)(gain * _maxBandwidth.Max * _foreignQueueRttUs / 1e6) : 0;
+
+    /// <summary>The last cycle's Down and Cruise rounds kept a standing queue (as <see cref="StandingQueue"/> reads one).</summary>
+    private bool ForeignQueue => _foreignQueueRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000);
 
     /// <summary>
     /// Two minimum filters: the ProbeRTT one over five seconds (its expiry sends the flow to ProbeRTT) and the model's
@@ -427,11 +432,21 @@ internal sealed class BbrCongestionController : ICongestionController
         _foreignQueueRttUs = _cycleMinRttUs == long.MaxValue || stale ? 0 : _cycleMinRttUs;
         _cycleMinRttUs = long.MaxValue;
         _cycleMaxRate = 0;
+        double cycleBandwidth = _maxBandwidth.Max;
         _maxBandwidth.Advance();
         _random ^= _random << 13;
         _random ^= _random >> 17;
         _random ^= _random << 5;
         _probeWaitRounds = ProbeWaitMinRounds + (int)(_random % ProbeWaitSpreadRounds);
+        if (_lastCycleBandwidth > 0 && cycleBandwidth >= UpGrowth * _lastCycleBandwidth)
+        {
+            // The last probe found a tenth more: the path has room (a competitor backed off, or yields to a full
+            // queue's share), so probe again soon. A flow with a long RTT behind a short-RTT loss-based one otherwise
+            // regains its share by a few percent per cycle of eight long rounds.
+            _probeWaitRounds = ProbeAgainRounds;
+        }
+
+        _lastCycleBandwidth = cycleBandwidth;
         EnterPhase(BbrPhase.ProbeRefill, nowUs);
     }
 
