@@ -40,6 +40,7 @@ internal static class Crc32C
     }
 
     /// <summary>The CRC register after <paramref name="data"/>, one chain (also the reference the lanes are tested against).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // as Compute: its callees are compiled on their own
     public static uint Serial(uint state, ReadOnlySpan<byte> data)
     {
         ReadOnlySpan<ulong> words = MemoryMarshal.Cast<byte, ulong>(data);
@@ -56,6 +57,7 @@ internal static class Crc32C
         return state;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static uint ThreeLanes(uint state, ReadOnlySpan<byte> block, int lane, uint[] shift)
     {
         ReadOnlySpan<ulong> words = MemoryMarshal.Cast<byte, ulong>(block);
@@ -71,9 +73,11 @@ internal static class Crc32C
         return Shift(Shift(a, shift) ^ b, shift) ^ c;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Word(ulong word) => BitConverter.IsLittleEndian ? word : BinaryPrimitives.ReverseEndianness(word);
 
     /// <summary>The register after <c>lane</c> zero bytes from <paramref name="state"/>: linear, so a byte-wise table sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Shift(uint state, uint[] table) =>
         table[(byte)state] ^ table[256 + (byte)(state >> 8)] ^ table[512 + (byte)(state >> 16)] ^ table[768 + (state >> 24)];
 
