@@ -7,7 +7,7 @@ namespace Tou.Protocol.Congestion;
 /// stands (or passes 15% at all: the threshold is bounded) is congestion. Random loss below that, or without a queue,
 /// leaves the rate alone — the point of a transport over UDP on lossy paths — and the pacing rate is raised by the
 /// random loss rate (measured in rounds without a queue), since lost bytes take their share of the sending rate.
-/// Phases: Startup (pacing 2.77×, cwnd 2 BDP) until the bandwidth stops growing by 25% for three rounds, a round is
+/// Phases: Startup (pacing 2.77×, cwnd growing as slow start until an ACK shows a queue, then up to 2 BDP) until the bandwidth stops growing by 25% for three rounds, a round is
 /// congested, or the RTT rises while the bandwidth no longer doubles; Drain; ProbeBW cycling Down (0.9×), Cruise (1×, in
 /// flight under the learned bound less 15% headroom), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
 /// the bound until congestion or 1.25 BDP in flight), re-entering Startup when a probe finds a tenth more bandwidth
@@ -71,6 +71,7 @@ internal sealed class BbrCongestionController : ICongestionController
     private double _randomLoss;
     private int _randomLossRounds;
     private bool _windowLedStartup = true;
+    private bool _freeStartupWindow = true;
     private long _cycleMinRttUs = long.MaxValue;
     private double _cycleMaxRate;
     private long _foreignQueueRttUs;
@@ -112,7 +113,8 @@ internal sealed class BbrCongestionController : ICongestionController
                 return 0;
             }
 
-            double rate = PacingGain * Bandwidth * PacingMargin / (_filledPipe ? 1 - _randomLoss : 1);
+            // No margin in Cruise: there it would idle the bottleneck 1% of the time; Down drains what a high estimate queues.
+            double rate = PacingGain * Bandwidth * (Phase == BbrPhase.ProbeCruise ? 1 : PacingMargin) / (_filledPipe ? 1 - _randomLoss : 1);
             return _windowLedStartup && _minRttUs != long.MaxValue ? Math.Max(rate, 2e6 * CongestionWindow / _minRttUs) : rate;
         }
     }
@@ -179,6 +181,14 @@ internal sealed class BbrCongestionController : ICongestionController
         }
 
         _signals.AddAck(ackedBytes, sample.LatestUs, sample.AppLimited ? 0 : sample.DeliveryRate);
+        // The delivery rate lags a paced Startup flight by about a round, so 2 BDP of it held the window to ~1.4x a
+        // round: the window grows as slow start until a sample shows the first queue (a tight threshold, as missing
+        // it costs overshoot and a false alarm only returns to the cap).
+        if (_freeStartupWindow && _minRttUs != long.MaxValue && sample.LatestUs > _minRttUs + Math.Max(_minRttUs / 16, 500))
+        {
+            _freeStartupWindow = false;
+        }
+
         UpdatePhase(nowUs, sample.BytesInFlight, roundStart);
         UpdateWindow(ackedBytes, windowLimited);
     }
@@ -486,7 +496,7 @@ internal sealed class BbrCongestionController : ICongestionController
         {
             CongestionWindow = Math.Min(CongestionWindow + ackedBytes, target);
         }
-        else if (CongestionWindow < target)
+        else if (CongestionWindow < target || (_freeStartupWindow && _windowLedStartup))
         {
             CongestionWindow += ackedBytes;
         }
