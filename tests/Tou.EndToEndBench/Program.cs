@@ -193,9 +193,11 @@ foreach (int shards in new[] { 0, 1 })
     string label = shards == 1 ? ", 1 listener shard" : $", {defaultShards} shards";
     await using var app = await Http.StartAppAsync(shards);
 
-    // A second of load on each first (JIT tiers, pools): with --http-only nothing has warmed the process before.
-    await Http.LoadAsync(app.TouUri, 8, TimeSpan.FromSeconds(1), tou: true);
-    await Http.LoadAsync(app.TcpUri, 8, TimeSpan.FromSeconds(1), tou: false);
+    // Load on each first (JIT tiers, pools), then a pause for the background compiler: the framework's TCP transport
+    // is precompiled, TOU's is not, and Kestrel and HttpClient tier up through instrumented code for seconds.
+    await Http.LoadAsync(app.TouUri, 32, TimeSpan.FromSeconds(2), tou: true);
+    await Http.LoadAsync(app.TcpUri, 32, TimeSpan.FromSeconds(2), tou: false);
+    await Task.Delay(500);
     foreach (int connections in new[] { 1, 32, 64 })
     {
         var tou = await Http.LoadAsync(app.TouUri, connections, duration, tou: true);
