@@ -7,9 +7,10 @@ namespace Tou.Protocol.Congestion;
 /// stands (or passes 15% at all: the threshold is bounded) is congestion. Random loss below that, or without a queue,
 /// leaves the rate alone — the point of a transport over UDP on lossy paths — and the pacing rate is raised by the
 /// random loss rate (measured in rounds without a queue), since lost bytes take their share of the sending rate.
-/// Phases: Startup (pacing 2.77×, cwnd growing as slow start until an ACK shows a queue, then up to 2 BDP) until the bandwidth stops growing by 25% for three rounds, a round is
-/// congested, or the RTT rises while the bandwidth no longer doubles; Drain; ProbeBW cycling Down (0.9×), Cruise (1×, in
-/// flight under the learned bound less 15% headroom), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
+/// Phases: Startup (pacing 2.77×, cwnd growing as slow start until an ACK shows a queue, then up to 2 BDP) until the
+/// bandwidth stops growing by 25% for three rounds, a round is congested, or the RTT rises while the bandwidth no longer
+/// doubles; Drain; ProbeBW cycling Down (0.9×), Cruise (1×, in flight under the learned bound less 15% headroom; two
+/// rounds after a cycle that grew by a tenth), Refill (one round, short-term bounds lifted) and Up (1.25×, raising
 /// the bound until congestion or 1.25 BDP in flight), re-entering Startup when a probe finds a tenth more bandwidth
 /// without a queue; ProbeRTT (half a BDP for 200 ms and a round) when no RTT within one segment's serialisation at the
 /// estimated bandwidth of the minimum has been seen for five seconds. The window also covers a queue that stood
@@ -228,10 +229,7 @@ internal sealed class BbrCongestionController : ICongestionController
     /// then its estimate sliding down round after round.
     /// </summary>
     private long ForeignQueueBdp(double gain) =>
-        ForeignQueue ? (long)(gain * _maxBandwidth.Max * _foreignQueueRttUs / 1e6) : 0;
-
-    /// <summary>The last cycle's Down and Cruise rounds kept a standing queue (as <see cref="StandingQueue"/> reads one).</summary>
-    private bool ForeignQueue => _foreignQueueRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000);
+        _foreignQueueRttUs > _minRttUs + Math.Max(_minRttUs / 4, 2_000) ? (long)(gain * _maxBandwidth.Max * _foreignQueueRttUs / 1e6) : 0;
 
     /// <summary>
     /// Two minimum filters: the ProbeRTT one over five seconds (its expiry sends the flow to ProbeRTT) and the model's
