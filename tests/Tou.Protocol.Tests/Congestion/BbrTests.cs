@@ -19,8 +19,9 @@ public class BbrTests
         public long Delivered { get; private set; }
 
         /// <summary>Runs <paramref name="rounds"/> rounds; <paramref name="lossFraction"/> of each round's bytes are lost and
-        /// <paramref name="queueUs"/> of queueing is added to every RTT sample.</summary>
-        public void Run(int rounds, double rate = Rate, double lossFraction = 0, long queueUs = 0)
+        /// <paramref name="queueUs"/> of queueing is added to every RTT sample; <paramref name="inflightFactor"/> scales the bytes
+        /// in flight the samples report (the path holds no queue, so by itself it never shows more than a BDP).</summary>
+        public void Run(int rounds, double rate = Rate, double lossFraction = 0, long queueUs = 0, double inflightFactor = 1)
         {
             long rtt = Rtt + queueUs;
             for (int round = 0; round < rounds; round++)
@@ -37,7 +38,7 @@ public class BbrTests
                         DeliveryRate = Math.Min(rate, perRound * 1e6 / rtt) * (1 - lossFraction),
                         PriorDelivered = prior,
                         Delivered = Delivered,
-                        BytesInFlight = perRound,
+                        BytesInFlight = (long)(perRound * inflightFactor),
                     });
                     if (lost > 0 && (acked == 0 || acked == (perRound - lost) / 2 / Mss * Mss))
                     {
@@ -61,6 +62,38 @@ public class BbrTests
         Assert.InRange(bbr.BottleneckBandwidth, Rate * 0.9, Rate * 1.1);
         Assert.InRange(bbr.CongestionWindow, Bdp, (2.25 * Bdp) + (4 * Mss));
         Assert.InRange(bbr.PacingRate, Rate * 0.8, Rate * 1.3);
+    }
+
+    [Fact]
+    public void Startup_doubles_the_window_each_round_while_no_queue_shows()
+    {
+        // As slow start: each round's ACKs add what the round delivered. (On simulated paths, where the delivery rate lags a
+        // paced flight by a round, a cap at 2 BDP of it held this to ~1.4x a round: the headline test below sees that.)
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        long window = bbr.CongestionWindow;
+        for (int round = 0; round < 5; round++) // 10 → 320 segments, under the path's 500
+        {
+            path.Run(rounds: 1);
+            Assert.Equal(BbrPhase.Startup, bbr.Phase);
+            Assert.Equal(2 * window, bbr.CongestionWindow);
+            window = bbr.CongestionWindow;
+        }
+    }
+
+    [Fact]
+    public void Cruise_paces_at_the_estimate_while_down_keeps_its_margin()
+    {
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr);
+        path.Run(rounds: 40);
+        Assert.Equal(BbrPhase.ProbeUp, bbr.Phase);
+        path.Run(rounds: 1, inflightFactor: 1.3); // Up ends at 1.25 BDP in flight; Down lasts while more than a BDP is
+        Assert.Equal(BbrPhase.ProbeDown, bbr.Phase);
+        Assert.InRange(bbr.PacingRate / bbr.BottleneckBandwidth, (0.9 * 0.99) - 1e-9, (0.9 * 0.99) + 1e-9);
+        path.Run(rounds: 1);
+        Assert.Equal(BbrPhase.ProbeCruise, bbr.Phase);
+        Assert.InRange(bbr.PacingRate / bbr.BottleneckBandwidth, 1 - 1e-9, 1 + 1e-9); // a margin would idle the link 1% of the time
     }
 
     [Fact]
@@ -172,10 +205,11 @@ public class BbrTests
 
     /// <summary>The headline path of issue 11 (build/simulate.sh --size 100: 100 Mbit/s, 50 ms, a one-BDP queue,
     /// 100 MB, seed 1), at the targets it meets: ≤ 1% retransmitted at 0% loss, ≥ 90% of link × (1 − loss) at 5%;
-    /// and at 1%, above 92 Mbit/s (the target of 95% is out of reach on this path: docs/performance.md).</summary>
+    /// and at 0% and 1% above what it measured before the slow-start window and the margin-free Cruise (93.65 and 92.79
+    /// Mbit/s; the target of 95% at 1% is not met: docs/performance.md has where the time goes).</summary>
     [Theory]
-    [InlineData(0.00, 93.0)]
-    [InlineData(0.01, 92.0)]
+    [InlineData(0.00, 94.0)]
+    [InlineData(0.01, 93.5)]
     [InlineData(0.05, 0.9 * 100 * 0.95)]
     public void The_headline_path_holds_its_rate_under_random_loss(double loss, double minimumMbps)
     {
