@@ -79,7 +79,11 @@ public class PathMigrationTests(ITestOutputHelper output)
                 };
                 long rebindAt = net.NowUs + 1_500_000;
                 net.At(rebindAt, () => net.Rebind(oldPort, SimulatedNetwork.Address("10.0.0.1", 41000)));
-                net.At(rebindAt + 100_000, () => net.Inject(oldPort, TransferScenario.ServerAddress, lastFromOldPort, net.NowUs));
+                net.At(rebindAt + 100_000, () =>
+                {
+                    Assert.NotNull(lastFromOldPort); // the replay must carry a real packet, or the test proves nothing
+                    net.Inject(oldPort, TransferScenario.ServerAddress, lastFromOldPort, net.NowUs);
+                });
             },
             seed: 4, Path, Path, Megabytes20, 0, WithIds(), WithIds());
         Report("upload-only rebinding, late packet", result);
