@@ -243,7 +243,8 @@ internal sealed class BbrCongestionController : ICongestionController
             return;
         }
 
-        _probeRttExpired = nowUs > _probeRttStampUs + ProbeRttIntervalUs;
+        // The first sample starts the five seconds: a host's clock does not start at zero with the connection.
+        _probeRttExpired = _probeRttMinUs != long.MaxValue && nowUs > _probeRttStampUs + ProbeRttIntervalUs;
         if (rttUs <= _probeRttMinUs || _probeRttExpired)
         {
             _probeRttMinUs = rttUs;

@@ -12,9 +12,9 @@ public class BbrTests
     private const long Bdp = (long)(Rate * Rtt / 1e6);
 
     /// <summary>A synthetic path: per round the bottleneck delivers what the window allows (at most its rate times the RTT).</summary>
-    private sealed class Path(BbrCongestionController bbr)
+    private sealed class Path(BbrCongestionController bbr, long startUs = 1_000_000)
     {
-        public long Now { get; private set; } = 1_000_000;
+        public long Now { get; private set; } = startUs;
 
         public long Delivered { get; private set; }
 
@@ -62,6 +62,17 @@ public class BbrTests
         Assert.InRange(bbr.BottleneckBandwidth, Rate * 0.9, Rate * 1.1);
         Assert.InRange(bbr.CongestionWindow, Bdp, (2.25 * Bdp) + (4 * Mss));
         Assert.InRange(bbr.PacingRate, Rate * 0.8, Rate * 1.3);
+    }
+
+    [Fact]
+    public void A_connection_that_starts_long_after_the_clock_did_begins_in_Startup_not_ProbeRTT()
+    {
+        // Real hosts' clocks read minutes or days at a connection's first ACK; ProbeRTT's five seconds start with it.
+        var bbr = new BbrCongestionController(Mss);
+        var path = new Path(bbr, startUs: 3_600_000_000);
+        path.Run(rounds: 3);
+        Assert.Equal(BbrPhase.Startup, bbr.Phase);
+        Assert.Equal(80 * Mss, bbr.CongestionWindow);
     }
 
     [Fact]
