@@ -2,8 +2,9 @@ namespace Tou.Protocol;
 
 /// <summary>
 /// What this side owes the peer in acknowledgements: an immediate ACK (a hole, reordering, a FIN, a window update,
-/// a PING), a delayed one (in-order data: every <see cref="TouOptions.SegmentsPerAck"/> segments — fewer when a round
-/// trip brings fewer than four times that — or a quarter of the receive buffer, else after
+/// a PING), a delayed one (in-order data: every <see cref="TouOptions.SegmentsPerAck"/> full-size segments' worth of
+/// bytes — fewer segments when a round trip brings fewer than four times that — or a quarter of the receive buffer,
+/// else after
 /// <see cref="TouOptions.DelayedAckTimeout"/>, and then with the time it waited), the
 /// seed-style ACKs a plain peer gets one per data packet, a plain FIN's own ACK, and challenge ACKs (RFC 5961).
 /// The connection decides what to send; this remembers what is owed. All ACKs owed while the host handles one
@@ -21,6 +22,8 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
     private int _unacknowledgedSegments;
     private int _roundSegments;
     private int _lastRoundSegments;
+    private int _roundLargest;
+    private int _lastRoundLargest;
     private long _roundStartUs;
     private long _unacknowledgedBytes;
     private long _lastArrivalUs;
@@ -46,9 +49,13 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
     public long AckDelayUs => _ackDelayUs;
 
     /// <summary>
-    /// In-order data arrived: acknowledge at once when <paramref name="immediate"/>, on every
-    /// <see cref="SegmentsPerAck"/>-th segment or <c>bytesPerAck</c> bytes, else after the delay.
+    /// In-order data arrived: acknowledge at once when <paramref name="immediate"/>, once <see cref="SegmentsPerAck"/>
+    /// full-size segments' worth or <c>bytesPerAck</c> bytes are unacknowledged, else after the delay.
     /// </summary>
+    /// <remarks>Bytes, not segments, as TCP counts (more than one receive MSS unacknowledged): a response written in two
+    /// pieces (Kestrel's headers and body, then a chunked body's end) is two small segments, and counting them as two
+    /// sent a pure ACK per request where the next request would have carried it. A full-size segment is the largest
+    /// this round trip or the last brought, so it follows the peer's datagram size down as well as up.</remarks>
     /// <param name="nowUs">Current time.</param>
     /// <param name="length">The segment's bytes.</param>
     /// <param name="immediate">Acknowledge at once (a filled hole, a plain peer).</param>
@@ -56,11 +63,13 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
     public void OnInOrderSegment(long nowUs, int length, bool immediate, long rttUs = 0)
     {
         CountArrival(nowUs, rttUs);
+        _roundLargest = Math.Max(_roundLargest, length);
         _unacknowledgedSegments++;
         _unacknowledgedBytes += length;
         _lastArrivalUs = nowUs;
         _ackDelayUs = 0;
-        if (immediate || _unacknowledgedSegments >= SegmentsPerAck || _unacknowledgedBytes >= bytesPerAck || _delayedAckUs == 0)
+        long fullSize = Math.Max(_roundLargest, _lastRoundLargest);
+        if (immediate || _unacknowledgedBytes >= SegmentsPerAck * fullSize || _unacknowledgedBytes >= bytesPerAck || _delayedAckUs == 0)
         {
             _immediate = true;
         }
@@ -157,6 +166,8 @@ internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTim
         {
             _lastRoundSegments = _roundSegments;
             _roundSegments = 0;
+            _lastRoundLargest = _roundLargest;
+            _roundLargest = 0;
             _roundStartUs = nowUs;
         }
 

@@ -91,7 +91,9 @@ public sealed class TouOptions
     public TimeSpan DelayedAckTimeout { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>
-    /// In-order data segments acknowledged by one ACK at most (extension mode; plain peers get an ACK per packet).
+    /// Full-size in-order data segments acknowledged by one ACK at most, counted in bytes as TCP does (smaller segments
+    /// count for their size, so a request's or response's small pieces wait to ride on data; extension mode; plain
+    /// peers get an ACK per packet).
     /// An ACK also goes out once a quarter of <see cref="ReceiveBufferSize"/> is unacknowledged, at once on a hole,
     /// reordering, a duplicate, a FIN or a PING (a sender about to block on its windows asks with one), and after
     /// <see cref="DelayedAckTimeout"/> at the latest. Fewer ACKs cost fewer system calls on both sides; the sender

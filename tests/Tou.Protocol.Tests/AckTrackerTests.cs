@@ -30,6 +30,31 @@ public class AckTrackerTests
     }
 
     [Fact]
+    public void Small_segments_count_for_their_bytes_so_a_response_in_two_pieces_waits_to_ride_on_the_next_request()
+    {
+        // Kestrel sends a chunked response as headers with the body (160 bytes), then the last chunk (5 bytes); the
+        // client's next request carries the ACK. Counting segments sent a pure ACK per request.
+        var timers = new ConnectionTimers();
+        var acks = new AckTracker(timers, Delay, segmentsPerAck: 2, bytesPerAck: long.MaxValue);
+        acks.OnInOrderSegment(1_000, 160, immediate: false, rttUs: 100);
+        acks.OnInOrderSegment(1_010, 5, immediate: false, rttUs: 100);
+        Assert.False(acks.Pending);
+        Assert.Equal(11_000, timers[TimerKind.DelayedAck]);
+
+        // Two segments of the largest size seen are two full-size segments: acknowledged at once, as before.
+        acks.OnInOrderSegment(1_020, 160, immediate: false, rttUs: 100);
+        Assert.True(acks.Pending);
+        acks.Sent();
+
+        // The full size follows the peer down within two round trips (a datagram size that fell back after a black hole).
+        acks.OnInOrderSegment(1_200, 1_400, immediate: false, rttUs: 100);
+        acks.OnInOrderSegment(1_400, 700, immediate: false, rttUs: 100);
+        Assert.False(acks.Pending); // 2,100 bytes: less than two of 1,400
+        acks.OnInOrderSegment(1_600, 700, immediate: false, rttUs: 100);
+        Assert.True(acks.Pending); // the round with 1,400 is two rounds back: 700 is full size now
+    }
+
+    [Fact]
     public void Every_nth_segment_or_a_quarter_of_the_buffer_is_acknowledged_at_once()
     {
         var timers = new ConnectionTimers();
