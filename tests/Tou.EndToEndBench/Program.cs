@@ -25,14 +25,16 @@ if (args.Contains("--memory-only"))
     return;
 }
 
-// --http-cell <shards> <connections>: one HTTP/1.1 cell over TOU alone (for profiling), with the loops' counters.
-if (args.SkipWhile(a => a != "--http-cell").Skip(1).Take(2).ToArray() is [var cellShards, var cellConnections])
+// --http-cell <shards> <connections> [tcp]: one HTTP/1.1 cell over TOU (or TCP) alone, for profiling: warmed up as the
+// bench warms up, then five seconds measured (profile them with perf record -D 4000), with the loops' counters.
+if (args.SkipWhile(a => a != "--http-cell").Skip(1).Take(3).ToArray() is [var cellShards, var cellConnections, ..] cellArgs)
 {
+    bool cellTcp = cellArgs is [_, _, "tcp"];
     await using var cellApp = await Http.StartAppAsync(int.Parse(cellShards, CultureInfo.InvariantCulture));
-    await Http.LoadAsync(cellApp.TouUri, 8, TimeSpan.FromSeconds(1), tou: true);
+    await Http.WarmUpAsync(cellApp);
     TimerLateness.Reset();
-    var cell = await Http.LoadAsync(cellApp.TouUri, int.Parse(cellConnections, CultureInfo.InvariantCulture), TimeSpan.FromSeconds(5), tou: true);
-    Console.WriteLine($"HTTP/1.1 over TOU, {cellShards} shards, {cellConnections} connections: {cell.Rps:N0} requests/s, p50 {cell.P50Us:N0} µs, p99 {cell.P99Us:N0} µs");
+    var cell = await Http.LoadAsync(cellTcp ? cellApp.TcpUri : cellApp.TouUri, int.Parse(cellConnections, CultureInfo.InvariantCulture), TimeSpan.FromSeconds(5), tou: !cellTcp);
+    Console.WriteLine($"HTTP/1.1 over {(cellTcp ? "TCP" : "TOU")}, {cellShards} shards, {cellConnections} connections: {cell.Rps:N0} requests/s, p50 {cell.P50Us:N0} µs, p99 {cell.P99Us:N0} µs, {cell.CpuUsPerRequest:0.0} CPU µs and {cell.WorkItemsPerRequest:0.00} thread-pool work items per request");
     Console.WriteLine($"deadlines served late by p50 {TimerLateness.Percentile(50)} µs, p99 {TimerLateness.Percentile(99)} µs ({TimerLateness.Count} deadlines)");
     foreach (var loop in IoLoopGroup.Shared?.Started ?? [])
     {
@@ -193,11 +195,7 @@ foreach (int shards in new[] { 0, 1 })
     string label = shards == 1 ? ", 1 listener shard" : $", {defaultShards} shards";
     await using var app = await Http.StartAppAsync(shards);
 
-    // Load on each first (JIT tiers, pools), then a pause for the background compiler: the framework's TCP transport
-    // is precompiled, TOU's is not, and Kestrel and HttpClient tier up through instrumented code for seconds.
-    await Http.LoadAsync(app.TouUri, 32, TimeSpan.FromSeconds(2), tou: true);
-    await Http.LoadAsync(app.TcpUri, 32, TimeSpan.FromSeconds(2), tou: false);
-    await Task.Delay(500);
+    await Http.WarmUpAsync(app, rounds: shards == 0 ? 3 : 1); // the JIT's tiers are the process's: the second app needs less
     foreach (int connections in new[] { 1, 32, 64 })
     {
         var tou = await Http.LoadAsync(app.TouUri, connections, duration, tou: true);
@@ -210,8 +208,13 @@ foreach (int shards in new[] { 0, 1 })
         Record($"http_{connections}conn_tcp_p50_us{suffix}", tcp.P50Us);
         Record($"http_{connections}conn_tcp_p99_us{suffix}", tcp.P99Us);
         Record($"http_{connections}conn_p99_tou_tcp_ratio{suffix}", tou.P99Us / tcp.P99Us);
+        Record($"http_{connections}conn_tou_cpu_us_per_request{suffix}", tou.CpuUsPerRequest);
+        Record($"http_{connections}conn_tcp_cpu_us_per_request{suffix}", tcp.CpuUsPerRequest);
+        Record($"http_{connections}conn_tou_work_items_per_request{suffix}", tou.WorkItemsPerRequest);
+        Record($"http_{connections}conn_tcp_work_items_per_request{suffix}", tcp.WorkItemsPerRequest);
         table.Add(($"HTTP/1.1 {connections} conn{label}, requests/s", $"{tou.Rps:N0}", $"{tcp.Rps:N0}", $"{tou.Rps / tcp.Rps:0.00}"));
         table.Add(($"HTTP/1.1 {connections} conn{label}, p50 / p99 µs", $"{tou.P50Us:N0} / {tou.P99Us:N0}", $"{tcp.P50Us:N0} / {tcp.P99Us:N0}", ""));
+        table.Add(($"HTTP/1.1 {connections} conn{label}, CPU µs / work items per request", $"{tou.CpuUsPerRequest:0.0} / {tou.WorkItemsPerRequest:0.00}", $"{tcp.CpuUsPerRequest:0.0} / {tcp.WorkItemsPerRequest:0.00}", $"{tou.CpuUsPerRequest / tcp.CpuUsPerRequest:0.00}"));
     }
 }
 
