@@ -74,6 +74,7 @@ internal static class Http
         await Task.WhenAll(clients.Select(c => c.GetStringAsync("/")));
         var latencies = new List<long>[connections];
         long workItems = ThreadPool.CompletedWorkItemCount;
+        long contentions = Monitor.LockContentionCount;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(clients.Select((client, i) => Task.Run(async () =>
@@ -89,6 +90,7 @@ internal static class Http
         double seconds = stopwatch.Elapsed.TotalSeconds;
         double cpuUs = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds;
         workItems = ThreadPool.CompletedWorkItemCount - workItems;
+        contentions = Monitor.LockContentionCount - contentions;
         foreach (var client in clients)
         {
             client.Dispose();
@@ -96,6 +98,6 @@ internal static class Http
 
         var all = latencies.SelectMany(l => l).Order().ToArray();
         double Us(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
-        return new HttpLoad(all.Length / seconds, Us(all[all.Length / 2]), Us(all[(int)(all.Length * 0.99)]), cpuUs / all.Length, (double)workItems / all.Length);
+        return new HttpLoad(all.Length / seconds, Us(all[all.Length / 2]), Us(all[(int)(all.Length * 0.99)]), cpuUs / all.Length, (double)workItems / all.Length, (double)contentions / all.Length);
     }
 }

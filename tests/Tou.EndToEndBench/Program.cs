@@ -34,7 +34,7 @@ if (args.SkipWhile(a => a != "--http-cell").Skip(1).Take(3).ToArray() is [var ce
     await Http.WarmUpAsync(cellApp);
     TimerLateness.Reset();
     var cell = await Http.LoadAsync(cellTcp ? cellApp.TcpUri : cellApp.TouUri, int.Parse(cellConnections, CultureInfo.InvariantCulture), TimeSpan.FromSeconds(5), tou: !cellTcp);
-    Console.WriteLine($"HTTP/1.1 over {(cellTcp ? "TCP" : "TOU")}, {cellShards} shards, {cellConnections} connections: {cell.Rps:N0} requests/s, p50 {cell.P50Us:N0} µs, p99 {cell.P99Us:N0} µs, {cell.CpuUsPerRequest:0.0} CPU µs and {cell.WorkItemsPerRequest:0.00} thread-pool work items per request");
+    Console.WriteLine($"HTTP/1.1 over {(cellTcp ? "TCP" : "TOU")}, {cellShards} shards, {cellConnections} connections: {cell.Rps:N0} requests/s, p50 {cell.P50Us:N0} µs, p99 {cell.P99Us:N0} µs, {cell.CpuUsPerRequest:0.0} CPU µs and {cell.WorkItemsPerRequest:0.00} thread-pool work items and {cell.LockContentionsPerRequest:0.00} lock contentions per request");
     Console.WriteLine($"deadlines served late by p50 {TimerLateness.Percentile(50)} µs, p99 {TimerLateness.Percentile(99)} µs ({TimerLateness.Count} deadlines)");
     foreach (var loop in IoLoopGroup.Shared?.Started ?? [])
     {
