@@ -212,6 +212,7 @@ foreach (int shards in new[] { 0, 1 })
         Record($"http_{connections}conn_tcp_cpu_us_per_request{suffix}", tcp.CpuUsPerRequest);
         Record($"http_{connections}conn_tou_work_items_per_request{suffix}", tou.WorkItemsPerRequest);
         Record($"http_{connections}conn_tcp_work_items_per_request{suffix}", tcp.WorkItemsPerRequest);
+        Record($"http_{connections}conn_tou_lock_contentions_per_request{suffix}", tou.LockContentionsPerRequest);
         table.Add(($"HTTP/1.1 {connections} conn{label}, requests/s", $"{tou.Rps:N0}", $"{tcp.Rps:N0}", $"{tou.Rps / tcp.Rps:0.00}"));
         table.Add(($"HTTP/1.1 {connections} conn{label}, p50 / p99 µs", $"{tou.P50Us:N0} / {tou.P99Us:N0}", $"{tcp.P50Us:N0} / {tcp.P99Us:N0}", ""));
         table.Add(($"HTTP/1.1 {connections} conn{label}, CPU µs / work items per request", $"{tou.CpuUsPerRequest:0.0} / {tou.WorkItemsPerRequest:0.00}", $"{tcp.CpuUsPerRequest:0.0} / {tcp.WorkItemsPerRequest:0.00}", $"{tou.CpuUsPerRequest / tcp.CpuUsPerRequest:0.00}"));
