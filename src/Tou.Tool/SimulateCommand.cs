@@ -31,10 +31,14 @@ internal static class SimulateCommand
             var options = new TouOptions
             {
                 EnableExtensions = !parse.GetValue(plain),
-                CongestionControl = PerfCommands.ParseCongestionControl(parse.GetValue(cc)) ?? CongestionControlAlgorithm.Cubic,
                 IdleTimeout = TimeSpan.FromMinutes(10),
                 SegmentsPerAck = parse.GetValue(segmentsPerAck),
             };
+            if (PerfCommands.ParseCongestionControl(parse.GetValue(cc)) is { } algorithm)
+            {
+                options.CongestionControl = algorithm; // otherwise the engine's default, as every other command
+            }
+
             var result = Run(path, parse.GetValue(seed), parse.GetValue(both), options, parse.GetValue(trace));
             await console.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"loss {path.Loss:P1}  rtt {path.Rtt.TotalMilliseconds:0} ms  link {path.Rate / 1e6:0} Mbit/s  queue {path.QueueBytes / 1024} KiB  {options.CongestionControl}{(parse.GetValue(plain) ? " plain" : "")}  {path.Size / 1e6:0.#} MB: " +

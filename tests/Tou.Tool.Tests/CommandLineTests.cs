@@ -25,5 +25,6 @@ public class CommandLineTests
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("exact True", run.Out, StringComparison.Ordinal);
         Assert.Contains("goodput", run.Out, StringComparison.Ordinal);
+        Assert.Contains($"  {new Tou.Protocol.TouOptions().CongestionControl}  ", run.Out, StringComparison.Ordinal); // the engine's default without --cc
     }
 }
