@@ -9,7 +9,7 @@ namespace Tou.Transport;
 /// </summary>
 internal sealed class AsyncSignal : IValueTaskSource
 {
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private bool _signaled;
     private bool _waiting;

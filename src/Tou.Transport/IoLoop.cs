@@ -31,7 +31,7 @@ internal sealed unsafe class IoLoop
     /// </summary>
     public const long SlackUs = 200;
 
-    private readonly object _registrationsLock = new();
+    private readonly Lock _registrationsLock = new();
     private readonly int _epoll;
     private readonly int _wakeFd;
     private readonly byte[] _events = GC.AllocateArray<byte>(MaxEvents * Interop.EpollEventSize, pinned: true);

@@ -10,7 +10,7 @@ internal sealed class IoLoopGroup
 {
     private static readonly Lazy<IoLoopGroup?> s_shared = new(Create);
     private readonly IoLoop?[] _loops;
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private int _next;
 
     private IoLoopGroup(int size) => _loops = new IoLoop?[size];

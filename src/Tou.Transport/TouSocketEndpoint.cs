@@ -22,7 +22,7 @@ namespace Tou.Transport;
 /// </remarks>
 public sealed partial class TouSocketEndpoint : IAsyncDisposable
 {
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private Socket _socket;    // replaced by RebindAsync, under the gate
     private readonly TouEndpoint _engine;
     private readonly ILogger _logger;
