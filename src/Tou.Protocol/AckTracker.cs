@@ -4,13 +4,12 @@ namespace Tou.Protocol;
 /// What this side owes the peer in acknowledgements: an immediate ACK (a hole, reordering, a FIN, a window update,
 /// a PING), a delayed one (in-order data: every <see cref="TouOptions.SegmentsPerAck"/> full-size segments' worth of
 /// bytes — fewer segments when a round trip brings fewer than four times that — or a quarter of the receive buffer,
-/// else after
-/// <see cref="TouOptions.DelayedAckTimeout"/>, and then with the time it waited), the
-/// seed-style ACKs a plain peer gets one per data packet, a plain FIN's own ACK, and challenge ACKs (RFC 5961).
-/// The connection decides what to send; this remembers what is owed. All ACKs owed while the host handles one
-/// receive batch leave as one, since the host polls for packets only after the batch.
+/// else after <see cref="TouOptions.DelayedAckTimeout"/>, and then with the time it waited), the seed-style ACKs a
+/// plain peer gets one per data packet, a plain FIN's own ACK, and challenge ACKs (RFC 5961). The connection decides
+/// what to send; this remembers what is owed. All ACKs owed while the host handles one receive batch leave as one,
+/// since the host polls for packets only after the batch.
 /// </summary>
-/// <param name="segmentsPerAck">In-order segments one ACK may cover.</param>
+/// <param name="segmentsPerAck">Full-size in-order segments one ACK may cover.</param>
 /// <param name="bytesPerAck">Unacknowledged in-order bytes that call for an ACK whatever the segment count.</param>
 internal sealed class AckTracker(ConnectionTimers timers, TimeSpan delayedAckTimeout, int segmentsPerAck, long bytesPerAck)
 {
