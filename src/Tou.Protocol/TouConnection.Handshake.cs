@@ -15,6 +15,25 @@ public sealed partial class TouConnection
         Log.Connecting(_logger, Id);
     }
 
+    /// <summary>
+    /// The network reported that nothing listens on the peer's port (an ICMP port unreachable, which a connected UDP
+    /// socket surfaces as ECONNREFUSED). A handshake this side started ends as refused at once, as TCP's connect does,
+    /// instead of retrying until the handshake timeout. Anything else is ignored: the report is not authenticated, and
+    /// an established peer may be restarting; retransmission and idle timeouts end the connection if it is gone.
+    /// </summary>
+    /// <returns>Whether the connection ended.</returns>
+    public bool HandlePortUnreachable()
+    {
+        if (!_isClient || State != TouConnectionState.Connecting || CloseReason != TouCloseReason.None)
+        {
+            return false;
+        }
+
+        EndConnection(TouCloseReason.Refused, linger: false);
+        Notify();
+        return true;
+    }
+
     /// <summary>Server side: a SYN created this connection.</summary>
     /// <param name="keys">The integrity keys the endpoint derived for this connection, used if integrity is agreed.</param>
     internal void AcceptSyn(long nowUs, in TouHeader header, ReadOnlySpan<byte> payload, ExtensionSet offer, int synLength, in IntegrityKeys keys)

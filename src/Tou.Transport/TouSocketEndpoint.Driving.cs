@@ -70,8 +70,8 @@ public sealed partial class TouSocketEndpoint : IIoLoopClient
             }
             catch (SocketException ex)
             {
-                // ICMP errors surface on some platforms as a failed receive; the socket itself is fine.
-                Log.ReceiveFailed(_logger, ex.SocketErrorCode);
+                // ICMP errors surface as a failed receive (a connected socket's always); the socket itself is fine.
+                OnReceiveFailed(ex);
                 continue;
             }
 
@@ -100,11 +100,33 @@ public sealed partial class TouSocketEndpoint : IIoLoopClient
             }
             catch (SocketException ex)
             {
-                Log.ReceiveFailed(_logger, ex.SocketErrorCode);
+                OnReceiveFailedLocked(ex);
             }
 
             AfterEngineWork(now);
             return true;
+        }
+    }
+
+    private void OnReceiveFailed(SocketException error)
+    {
+        lock (_gate)
+        {
+            if (!_disposed)
+            {
+                OnReceiveFailedLocked(error);
+                AfterEngineWork(Now());
+            }
+        }
+    }
+
+    /// <summary>Caller holds the gate.</summary>
+    private void OnReceiveFailedLocked(SocketException error)
+    {
+        Log.ReceiveFailed(_logger, error.SocketErrorCode);
+        if (error.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            OnPortUnreachable();
         }
     }
 

@@ -54,10 +54,16 @@ public sealed partial class TouSocketEndpoint
     internal async Task RebindAsync(TouConnection connection, IPEndPoint localEndPoint)
     {
         var socket = OpenSocket(localEndPoint, Options, reusePort: false);
+        var local = (IPEndPoint)socket.LocalEndPoint!; // as bound: connecting below may fill in a wildcard address
         Socket old;
         Task oldLoop;
         try
         {
+            if (_connectedRemote is { } peer)
+            {
+                socket.Connect(peer); // the new socket is connected to the one peer as the old one was
+            }
+
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_draining || _disposed, this);
@@ -66,7 +72,6 @@ public sealed partial class TouSocketEndpoint
                     throw new InvalidOperationException("Only a connection that agreed connection IDs (TouOptions.EnableConnectionIds on both sides) can move to another local socket.");
                 }
 
-                var local = (IPEndPoint)socket.LocalEndPoint!;
                 bool newNetwork = !local.Address.Equals(LocalEndPoint.Address);
                 old = _socket;
                 oldLoop = StopReceiving();
@@ -78,7 +83,10 @@ public sealed partial class TouSocketEndpoint
                 }
 
                 _receiver = new UdpDatagramReceiver(socket, Options.UseSegmentationOffload, DatagramBufferSize);
-                _sender = new UdpDatagramSender(socket, Options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed, Metrics);
+                _sender = new UdpDatagramSender(socket, Options.UseSegmentationOffload, DatagramBufferSize, OnSendFailed, Metrics)
+                {
+                    ConnectedTo = _connectedRemote?.Serialize(),
+                };
                 _engine.LocalPort = (ushort)local.Port;
                 long now = Now();
                 connection.Migrate(now, newNetwork);

@@ -35,6 +35,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private bool _draining;    // DisposeAsync was called: accept nothing, close the socket once no connection is open
     private bool _closeWhenDelivered; // DrainAsync was called: close as soon as nothing written is unacknowledged
     private bool _disposed;    // the socket is closed (or closing) and the engine gone
+    private IPEndPoint? _connectedRemote; // the one peer of an endpoint that serves one client connection; its socket is connected to it
 
     private TouSocketEndpoint(Socket socket, TouTransportOptions options, ILoggerFactory loggerFactory, bool listen)
     {
@@ -228,6 +229,16 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         TouConnectionCore core;
         lock (_gate)
         {
+            if (_connectedRemote is not null)
+            {
+                throw new InvalidOperationException($"This endpoint's socket belongs to the connection to {_connectedRemote} (TouSocketConnection.ConnectAsync opened it); bind an endpoint with TouSocketEndpoint.Bind to open more connections from one socket.");
+            }
+
+            if (ownsEndpoint)
+            {
+                ConnectSocket(_socket, remote);
+            }
+
             long now = Now();
             var engineConnection = _engine.Connect(now, remote.Serialize());
             core = new TouConnectionCore(this, engineConnection, LocalEndPoint, remote, ownsEndpoint);
@@ -361,6 +372,27 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
         public int Next(Span<byte> buffer, out SocketAddress? destination) => engine.PollTransmit(now, buffer, out destination);
     }
 
+    /// <summary>
+    /// Connects the socket of an endpoint that serves one client connection to its peer, as a connected TCP socket is:
+    /// the kernel then reports an ICMP port unreachable as ECONNREFUSED, so a connect to a closed port fails at once
+    /// (<see cref="OnPortUnreachable"/>), and sends skip a route lookup each. Caller holds the gate or owns the socket.
+    /// </summary>
+    private void ConnectSocket(Socket socket, IPEndPoint remote)
+    {
+        socket.Connect(remote);
+        _connectedRemote = remote;
+        _sender.ConnectedTo = remote.Serialize();
+    }
+
+    /// <summary>The kernel reported the connected peer's port closed (ECONNREFUSED on a send or a receive); caller holds the gate.</summary>
+    private void OnPortUnreachable()
+    {
+        if (_connectedRemote is { } remote && _engine.FindConnection(remote.Serialize()) is { } connection && connection.HandlePortUnreachable())
+        {
+            Log.PortUnreachable(_logger, remote);
+        }
+    }
+
     private void OnSendFailed(SocketAddress destination, SocketException error, int length)
     {
         Log.SendFailed(_logger, error.SocketErrorCode);
@@ -369,6 +401,12 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
             // Larger than the interface carries (EMSGSIZE with the don't-fragment bit): a path MTU probe lost at once, or
             // a datagram size that no longer fits; the engine adapts, the connection goes on.
             _engine.ReportDatagramTooLarge(Now(), destination, length);
+            return;
+        }
+
+        if (error.SocketErrorCode == SocketError.ConnectionRefused)
+        {
+            OnPortUnreachable();
             return;
         }
 
@@ -489,6 +527,9 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
 
         [LoggerMessage(101, LogLevel.Debug, "TOU socket send failed: {Error}")]
         public static partial void SendFailed(ILogger logger, SocketError error);
+
+        [LoggerMessage(103, LogLevel.Debug, "TOU connect to {Remote} refused: the network reported its port closed")]
+        public static partial void PortUnreachable(ILogger logger, IPEndPoint remote);
 
         [LoggerMessage(102, LogLevel.Error, "TOU endpoint failed handling its socket on the I/O loop")]
         public static partial void LoopFault(ILogger logger, Exception exception);

@@ -40,6 +40,10 @@ internal sealed class UdpDatagramSender
     /// <summary>Whether batches go out with GSO (false from the first time the kernel refuses it).</summary>
     public bool GsoEnabled => _gsoEnabled;
 
+    /// <summary>The address the socket is connected to, if it is: datagrams to it go without one, which spares the kernel
+    /// a route lookup per call.</summary>
+    public SocketAddress? ConnectedTo { get; set; }
+
     /// <summary>System calls made so far (for tests and figures).</summary>
     public long SendCalls { get; private set; }
 
@@ -139,7 +143,15 @@ internal sealed class UdpDatagramSender
                 SetGsoSegment(wanted);
             }
 
-            _socket.SendTo(data, SocketFlags.None, destination);
+            if (ConnectedTo is { } connected && destination.Equals(connected))
+            {
+                _socket.Send(data, SocketFlags.None);
+            }
+            else
+            {
+                _socket.SendTo(data, SocketFlags.None, destination);
+            }
+
             int datagrams = segmentSize > 0 ? (data.Length + segmentSize - 1) / segmentSize : 1;
             SendCalls++;
             DatagramsSent += datagrams;

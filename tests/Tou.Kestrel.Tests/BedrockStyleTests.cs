@@ -91,6 +91,23 @@ public class BedrockStyleTests
     }
 
     [Fact]
+    public async Task A_connect_to_a_closed_port_is_refused_when_the_network_reports_it_not_after_the_handshake_timeout()
+    {
+        int port;
+        using (var closed = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            closed.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // bound and closed again: the port answers with ICMP
+            port = ((IPEndPoint)closed.LocalEndPoint!).Port;
+        }
+
+        var options = new TouTransportOptions { Protocol = { HandshakeTimeout = TimeSpan.FromMinutes(10) } };
+        var clients = new TouConnectionFactory(Options.Create(options));
+        var error = await Assert.ThrowsAsync<TouConnectionException>(() => clients.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).AsTask().WaitAsync(Bound));
+        Assert.Equal(TouCloseReason.Refused, error.Reason);
+        Assert.Equal(SocketError.ConnectionRefused, Assert.IsType<SocketException>(error.GetBaseException()).SocketErrorCode);
+    }
+
+    [Fact]
     public async Task An_unanswered_connect_carries_a_TimedOut_SocketException()
     {
         using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);

@@ -85,6 +85,26 @@ public class LoopbackTests
         await serverConnection.DisposeAsync();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Connecting_to_a_closed_port_is_refused_as_soon_as_the_network_reports_it(bool portableIo)
+    {
+        // A port bound and closed again: the kernel answers a datagram to it with an ICMP port unreachable, which the
+        // connection's own (connected) socket reports. The handshake timeout is far beyond the test's bound.
+        int port;
+        using (var closed = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp))
+        {
+            closed.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            port = ((IPEndPoint)closed.LocalEndPoint!).Port;
+        }
+
+        var options = new TouTransportOptions { UsePortableIo = portableIo, Protocol = new TouOptions { HandshakeTimeout = TimeSpan.FromMinutes(10) } };
+        var error = await Assert.ThrowsAsync<TouConnectionException>(() => TouSocketConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), options).WaitAsync(TestTimeout));
+        Assert.Equal(TouCloseReason.Refused, error.Reason);
+        Assert.Equal(System.Net.Sockets.SocketError.ConnectionRefused, Assert.IsType<System.Net.Sockets.SocketException>(error.InnerException).SocketErrorCode);
+    }
+
     [Fact]
     public async Task Connecting_to_a_port_nobody_listens_on_fails_within_the_handshake_timeout()
     {

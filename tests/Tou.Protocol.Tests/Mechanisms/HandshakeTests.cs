@@ -55,6 +55,33 @@ public class HandshakeTests : MechanismTestBase
     }
 
     [Fact]
+    public void A_port_unreachable_report_refuses_a_connect_under_way_and_leaves_an_established_connection_alone()
+    {
+        using var pair = new EnginePair(new TouOptions { HandshakeTimeout = TimeSpan.FromSeconds(20) });
+        pair.Filter = p => p.Header.Flags != TouFlags.Syn; // nothing answers: as a closed port, short of the ICMP report
+        var connecting = pair.Connect();
+        pair.RunUntil(() => pair.Trace.Any(p => p.Header.Flags == TouFlags.Syn));
+
+        Assert.True(connecting.HandlePortUnreachable());
+        Assert.Equal(TouConnectionState.Closed, connecting.State);
+        Assert.Equal(TouCloseReason.Refused, connecting.CloseReason);
+        int synsBefore = pair.Trace.Count(p => p.Header.Flags == TouFlags.Syn);
+        for (int step = 0; step < 1_000 && pair.Step(); step++)
+        {
+        }
+
+        Assert.Equal(synsBefore, pair.Trace.Count(p => p.Header.Flags == TouFlags.Syn)); // no SYN retried after the refusal
+
+        using var established = new EnginePair();
+        var (client, server) = established.Establish();
+        Assert.False(client.HandlePortUnreachable());
+        Assert.False(server.HandlePortUnreachable());
+        Assert.Equal(TouConnectionState.Established, client.State);
+        var (clientApp, serverApp) = Apps(client, server, 20_000, 20_000);
+        CompleteAndVerify(established, client, server, clientApp, serverApp);
+    }
+
+    [Fact]
     public void A_client_that_restarted_on_the_same_address_clears_the_half_open_connection_and_reconnects()
     {
         using var pair = new EnginePair();
