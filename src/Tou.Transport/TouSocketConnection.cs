@@ -62,10 +62,14 @@ public sealed class TouSocketConnection : IAsyncDisposable
     /// <exception cref="ArgumentException"><paramref name="remote"/> cannot be connected to (any, broadcast or multicast address, port 0).</exception>
     /// <exception cref="TouConnectionException">Refused, or no answer within the handshake timeout; its inner exception is a
     /// <see cref="SocketException"/> with <see cref="SocketError.ConnectionRefused"/> or <see cref="SocketError.TimedOut"/>.</exception>
+    /// <exception cref="SocketException">The system has no route to <paramref name="remote"/> (e.g. <see cref="SocketError.NetworkUnreachable"/>).</exception>
     public static async Task<TouSocketConnection> ConnectAsync(IPEndPoint remote, TouTransportOptions? options = null, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         TouSocketEndpoint.ValidateRemote(remote);
-        var endpoint = TouSocketEndpoint.Bind(new IPEndPoint(LocalAddressFor(remote), 0), options, loggerFactory);
+        // Bound to "any": connecting the socket to the peer (ConnectAsync does) picks the local address the system routes
+        // from, as a TCP connect does, so LocalEndPoint becomes the real address without a probe socket of its own.
+        var any = remote.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
+        var endpoint = TouSocketEndpoint.Bind(new IPEndPoint(any, 0), options, loggerFactory);
         try
         {
             return await endpoint.ConnectAsync(remote, ownsEndpoint: true, cancellationToken).ConfigureAwait(false);

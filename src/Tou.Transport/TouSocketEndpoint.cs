@@ -380,6 +380,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     private void ConnectSocket(Socket socket, IPEndPoint remote)
     {
         socket.Connect(remote);
+        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!; // a wildcard-bound socket now has the address it sends from
         _connectedRemote = remote;
         _sender.ConnectedTo = remote.Serialize();
     }
