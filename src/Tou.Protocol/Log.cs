@@ -27,6 +27,9 @@ internal static partial class Log
     [LoggerMessage(7, LogLevel.Information, "TOU connection {Id}: giving up after {Count} retransmission timeouts")]
     public static partial void GivingUp(ILogger logger, long id, int count);
 
+    [LoggerMessage(16, LogLevel.Debug, "TOU connection {Id}: tail loss probe, nothing acknowledged for two round trips (smoothed RTT {SrttUs} µs)")]
+    public static partial void TailLossProbe(ILogger logger, long id, long srttUs);
+
     [LoggerMessage(8, LogLevel.Trace, "TOU connection {Id}: sent {Header}")]
     public static partial void PacketSent(ILogger logger, long id, TouHeader header);
 

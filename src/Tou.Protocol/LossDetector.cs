@@ -266,6 +266,13 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         };
     }
 
+    /// <summary>A tail loss probe sent the segment at <paramref name="index"/> again (RFC 8985 §7.3), declaring nothing lost.</summary>
+    public void OnProbeResent(int index, long nowUs)
+    {
+        _segments[index].State |= SegmentState.Retransmitted | SegmentState.Probed; // Karn: no RTT sample from its ACK
+        _segments[index].SentUs = nowUs;
+    }
+
     /// <summary>
     /// The retransmission timer expired: everything neither SACKed nor already lost is lost, and a recovery
     /// episode that is never undone begins. Returns the segments newly declared lost.
@@ -449,7 +456,7 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
     /// </summary>
     private void CheckSpurious(in SentSegment seg, long nowUs, ref AckProgress progress)
     {
-        if (!seg.Is(SegmentState.Retransmitted) || rtt.MinRttUs == long.MaxValue || nowUs - seg.SentUs >= rtt.MinRttUs * 3 / 4)
+        if (!seg.Is(SegmentState.Retransmitted) || seg.Is(SegmentState.Probed) || rtt.MinRttUs == long.MaxValue || nowUs - seg.SentUs >= rtt.MinRttUs * 3 / 4)
         {
             return;
         }
@@ -576,17 +583,5 @@ internal sealed class LossDetector(ConnectionTimers timers, RttEstimator rtt)
         }
 
         HasLostSegments = any;
-    }
-
-    /// <summary>What one ACK found so far, threaded through its cumulative and selective parts.</summary>
-    private struct AckProgress
-    {
-        public long Delivered;     // bytes the cumulative acknowledgement delivered (newly SACKed ones are counted apart)
-        public long NewestSentUs;  // RACK: the newest transmission delivered
-        public long NewestEnd;
-        public long RttSampleUs;
-        public int Spurious;
-        public bool UndoRecovery;
-        public int InvalidSackBlocks;
     }
 }

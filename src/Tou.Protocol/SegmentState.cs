@@ -22,4 +22,8 @@ internal enum SegmentState : byte
 
     /// <summary>Sent while the application had nothing more to send (its rate sample understates the path).</summary>
     AppLimited = 32,
+
+    /// <summary>Sent again by a tail loss probe without being declared lost: an early acknowledgement of it says nothing
+    /// about reordering (the original may simply have been acknowledged late).</summary>
+    Probed = 64,
 }

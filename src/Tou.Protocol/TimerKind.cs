@@ -38,4 +38,7 @@ internal enum TimerKind
 
     /// <summary>A path challenge went unanswered: send it again, or give the new path up (<see cref="PathValidator"/>).</summary>
     PathValidation,
+
+    /// <summary>No acknowledgement for two round trips since data left: probe the tail (RFC 8985 §7) before the RTO.</summary>
+    TailLossProbe,
 }

@@ -412,6 +412,8 @@ public sealed partial class TouConnection
         if (deliveredBytes > 0)
         {
             _timers[TimerKind.Retransmission] = HasOutstanding ? nowUs + _rtt.RtoUs : TouTime.Never;
+            _probeOutstanding = false;
+            ArmTailLossProbe(nowUs);
         }
 
         _trace?.MetricsUpdated(nowUs, rttSampleUs);

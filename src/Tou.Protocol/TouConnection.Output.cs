@@ -227,6 +227,13 @@ public sealed partial class TouConnection
     /// <summary>A retransmission, new data or the FIN, as congestion control, flow control and pacing allow.</summary>
     private int BuildSegment(long nowUs, Span<byte> buffer)
     {
+        // 0. A tail loss probe, when its timer fired.
+        int probe = _tailProbeDue ? BuildTailLossProbe(nowUs, buffer) : 0;
+        if (probe > 0)
+        {
+            return probe;
+        }
+
         // 1. Retransmit the oldest segment declared lost.
         int lost = _loss.OldestLost();
         if (lost >= 0)
@@ -249,6 +256,7 @@ public sealed partial class TouConnection
             _finSent = true;
             _loss.OnFinSent(_sndNxt, nowUs);
             ArmRto(nowUs);
+            ArmTailLossProbe(nowUs);
             Log.SendingFin(_logger, Id);
             return BuildFin(buffer, _sndNxt);
         }
@@ -303,6 +311,7 @@ public sealed partial class TouConnection
         _loss.OnSent(offset, length, nowUs, AppLimited);
         Stats.DataPacketsSent++;
         ArmRto(nowUs);
+        ArmTailLossProbe(nowUs);
         return BuildData(buffer, offset, length, ping: _agreed.Extended && BlockedAfterSend());
     }
 
@@ -472,6 +481,11 @@ public sealed partial class TouConnection
         if (_timers.IsDue(TimerKind.PathValidation, nowUs))
         {
             OnPathValidationTimer();
+        }
+
+        if (_timers.IsDue(TimerKind.TailLossProbe, nowUs))
+        {
+            OnTailLossProbeTimer();
         }
 
         if (_timers.IsDue(TimerKind.Retransmission, nowUs))

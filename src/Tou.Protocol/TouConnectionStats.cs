@@ -42,6 +42,10 @@ public sealed class TouConnectionStats
     /// <summary>Times the retransmission timer expired with data outstanding (each doubles the timeout).</summary>
     public long RetransmissionTimeouts { get; internal set; }
 
+    /// <summary>Tail loss probes sent: the newest segment (or new data) sent again when two round trips brought no
+    /// acknowledgement, so that a loss at the end of a burst is found by RACK instead of the retransmission timer.</summary>
+    public long TailLossProbes { get; internal set; }
+
     /// <summary>Segments marked lost (by RACK, duplicate ACKs or a retransmission timeout).</summary>
     public long SegmentsLost { get; internal set; }
 

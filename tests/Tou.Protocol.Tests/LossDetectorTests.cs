@@ -180,6 +180,22 @@ public class LossDetectorTests
     }
 
     [Fact]
+    public void A_tail_loss_probe_acknowledged_soon_after_it_left_is_no_sign_of_reordering()
+    {
+        var s = new Sender(sack: true);
+        s.Rtt.AddSample(40_000);
+        s.Send(3, nowUs: 0);
+        s.Loss.OnProbeResent(2, 90_000); // two round trips without an ACK: the newest segment goes out again
+
+        // The original's acknowledgement was only late: it comes 1 ms after the probe left. A retransmission of a
+        // segment declared lost, acknowledged that soon, would mean the path reordered (the test above).
+        var outcome = s.Ack(91_000, ack: 3000);
+        Assert.Equal(0, outcome.SpuriousRetransmissions);
+        Assert.False(s.Loss.ReorderingSeen);
+        Assert.Equal(0, s.Loss.BytesInFlight);
+    }
+
+    [Fact]
     public void A_retransmission_acknowledged_too_soon_does_not_become_rack_s_newest_delivery()
     {
         var s = new Sender(sack: true);
