@@ -7,13 +7,16 @@ namespace Tou.Protocol;
 // only, as RACK itself, and only once an RTT has been measured.
 public sealed partial class TouConnection
 {
+    private const long HostDelayAllowanceUs = 2_000;
+
     private bool _tailProbeDue;      // the probe timer fired: the next segment built is the probe
     private bool _probeOutstanding;  // a probe went out and no acknowledgement advanced since: at most one per tail
 
     /// <summary>
-    /// Starts (or restarts) the probe timer after data left or an acknowledgement advanced: two smoothed RTTs ahead,
-    /// plus the peer's delayed-ACK time when a lone segment is in flight (its ACK may be held back that long), and only
-    /// while the probe would come before the retransmission timer.
+    /// Starts (or restarts) the probe timer after data left or an acknowledgement advanced: two smoothed RTTs ahead, plus
+    /// 2 ms for the hosts' timers and scheduling (as Linux adds), plus twice the delayed-ACK time while fewer segments
+    /// are in flight than the peer may cover with one held-back ACK (a response's last pieces: the ACK may wait for the
+    /// peer's timer, itself served late at times); and only while the probe would come before the retransmission timer.
     /// </summary>
     private void ArmTailLossProbe(long nowUs)
     {
@@ -23,13 +26,13 @@ public sealed partial class TouConnection
             return;
         }
 
-        long timeout = 2 * _rtt.SmoothedRttUs;
-        if (_loss.BytesInFlight <= _sendMss)
+        long timeout = (2 * _rtt.SmoothedRttUs) + HostDelayAllowanceUs;
+        if (_loss.BytesInFlight < (long)_options.SegmentsPerAck * _sendMss)
         {
-            timeout += TouTime.FromTimeSpan(_options.DelayedAckTimeout);
+            timeout += 2 * TouTime.FromTimeSpan(_options.DelayedAckTimeout);
         }
 
-        long due = nowUs + Math.Max(timeout, 1_000);
+        long due = nowUs + timeout;
         long rto = _timers[TimerKind.Retransmission];
         _timers[TimerKind.TailLossProbe] = rto != TouTime.Never && due >= rto ? TouTime.Never : due;
     }
