@@ -2,7 +2,7 @@ using Tou.Protocol.Wire;
 
 namespace Tou.Protocol.Tests.Wire;
 
-/// <summary>The three-lane CRC32C equals the one-chain CRC32C at every length, across both lane sizes' block edges.</summary>
+/// <summary>The three-lane CRC32C equals the one-chain CRC32C at every length, across every lane size's block edges.</summary>
 public class Crc32CTests
 {
     private static uint Reference(ReadOnlySpan<byte> data) => ~Crc32C.Serial(0xFFFFFFFFu, data);
@@ -25,6 +25,8 @@ public class Crc32CTests
     [InlineData(12_288)]
     [InlineData(12_289)]
     [InlineData(13_056)] // one large block and one small block exactly
+    [InlineData(13_728)] // one large block and one datagram-sized block exactly
+    [InlineData(14_496)] // one block of each lane size exactly
     [InlineData(36_864 + 767)]
     [InlineData(65_507)]
     [InlineData(65_536)]
