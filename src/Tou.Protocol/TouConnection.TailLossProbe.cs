@@ -49,6 +49,7 @@ public sealed partial class TouConnection
     private int BuildTailLossProbe(long nowUs, Span<byte> buffer)
     {
         _tailProbeDue = false;
+        _trace?.ProbeTimeoutExpired(nowUs);
         long unsent = _written - _sndNxt;
         int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, _peerWindow.Room(_sndUna, _sndNxt)));
         int built;

@@ -98,5 +98,6 @@ public class TraceTests
         Assert.Equal(stats.PacketsReceived, trace.Events.Count(e => e.Name == "transport:packet_received"));
         Assert.Equal(stats.SegmentsLost, trace.Events.Where(e => e.Name == "recovery:packet_lost").Sum(e => e.Long("lost_segments")));
         Assert.Equal(stats.RttSamples, trace.Events.Count(e => e.Name == "recovery:metrics_updated" && !double.IsNaN(e.Double("latest_rtt"))));
+        Assert.Equal(stats.TailLossProbes, trace.Events.Count(e => e.Name == "recovery:loss_timer_updated"));
     }
 }

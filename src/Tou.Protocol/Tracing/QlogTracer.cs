@@ -65,6 +65,15 @@ internal sealed class QlogTracer : IDisposable
         End();
     }
 
+    /// <summary>The tail loss probe's timer expired and the probe goes out next (qlog's probe timeout, "pto").</summary>
+    public void ProbeTimeoutExpired(long nowUs)
+    {
+        Begin(nowUs, "recovery:loss_timer_updated");
+        _json.WriteString("timer_type", "pto");
+        _json.WriteString("event_type", "expired");
+        End();
+    }
+
     /// <summary>After an ACK was processed: the recovery figures, written when one changed or an RTT sample was taken (-1: none).</summary>
     public void MetricsUpdated(long nowUs, long rttSampleUs)
     {

@@ -30,7 +30,10 @@ public class TailLossProbeTests : MechanismTestBase
     [Fact]
     public void A_lost_last_segment_is_repaired_after_a_probe_not_the_retransmission_timer()
     {
-        using var pair = new EnginePair(Options(), Options());
+        var trace = new MemoryStream();
+        var clientOptions = Options();
+        clientOptions.ConnectionTrace = _ => trace;
+        using var pair = new EnginePair(clientOptions, Options());
         var client = TransferLosingTheLastSegmentOnce(pair);
         Assert.Equal(1, client.Stats.TailLossProbes);
         Assert.Equal(0, client.Stats.RetransmissionTimeouts);
@@ -40,6 +43,11 @@ public class TailLossProbeTests : MechanismTestBase
         var shortSegments = pair.Trace.Where(IsShortData).ToList();
         Assert.Equal(2, shortSegments.Count);
         Assert.Equal(shortSegments[0].Header.SequenceNumber, shortSegments[1].Header.SequenceNumber);
+
+        // The trace shows the probe's timer (written out when the connection's trace ends).
+        pair.Dispose();
+        string qlog = System.Text.Encoding.UTF8.GetString(trace.ToArray()); // JSON-SEQ: records after RS characters
+        Assert.Single(qlog.Split('\x1e'), e => e.Contains("\"recovery:loss_timer_updated\"") && e.Contains("\"timer_type\":\"pto\""));
     }
 
     [Fact]
