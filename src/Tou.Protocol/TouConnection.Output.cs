@@ -287,8 +287,7 @@ public sealed partial class TouConnection
 
     private int BuildNewData(long nowUs, Span<byte> buffer, long unsent)
     {
-        long windowRoom = _peerWindow.Room(_sndUna, _sndNxt);
-        int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, windowRoom));
+        int length = NextNewDataLength(unsent);
         if (length <= 0)
         {
             ArmPersist(nowUs);
@@ -306,13 +305,23 @@ public sealed partial class TouConnection
             return 0;
         }
 
+        long offset = TakeNewData(nowUs, length);
+        ArmTailLossProbe(nowUs);
+        return BuildData(buffer, offset, length, ping: _agreed.Extended && BlockedAfterSend());
+    }
+
+    /// <summary>How much new data the next segment can carry: a segment's worth at most, within the peer's window.</summary>
+    private int NextNewDataLength(long unsent) => (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, _peerWindow.Room(_sndUna, _sndNxt)));
+
+    /// <summary>The next <paramref name="length"/> bytes of new data leave: in flight from now, the RTO armed. Returns their offset.</summary>
+    private long TakeNewData(long nowUs, int length)
+    {
         long offset = _sndNxt;
         _sndNxt += length;
         _loss.OnSent(offset, length, nowUs, AppLimited);
         Stats.DataPacketsSent++;
         ArmRto(nowUs);
-        ArmTailLossProbe(nowUs);
-        return BuildData(buffer, offset, length, ping: _agreed.Extended && BlockedAfterSend());
+        return offset;
     }
 
     /// <summary>

@@ -50,16 +50,11 @@ public sealed partial class TouConnection
     {
         _tailProbeDue = false;
         _trace?.ProbeTimeoutExpired(nowUs);
-        long unsent = _written - _sndNxt;
-        int length = (int)Math.Min(Math.Min(unsent, _sendMss), Math.Max(0, _peerWindow.Room(_sndUna, _sndNxt)));
+        int length = NextNewDataLength(_written - _sndNxt);
         int built;
         if (length > 0)
         {
-            long offset = _sndNxt;
-            _sndNxt += length;
-            _loss.OnSent(offset, length, nowUs, AppLimited);
-            Stats.DataPacketsSent++;
-            built = BuildData(buffer, offset, length, ping: _agreed.Extended);
+            built = BuildData(buffer, TakeNewData(nowUs, length), length, ping: _agreed.Extended);
         }
         else
         {

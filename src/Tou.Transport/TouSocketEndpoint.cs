@@ -388,7 +388,7 @@ public sealed partial class TouSocketEndpoint : IAsyncDisposable
     /// <summary>The kernel reported the connected peer's port closed (ECONNREFUSED on a send or a receive); caller holds the gate.</summary>
     private void OnPortUnreachable()
     {
-        if (_connectedRemote is { } remote && _engine.FindConnection(remote.Serialize()) is { } connection && connection.HandlePortUnreachable())
+        if (_connectedRemote is { } remote && _engine.FindConnection(_sender.ConnectedTo!) is { } connection && connection.HandlePortUnreachable())
         {
             Log.PortUnreachable(_logger, remote);
         }
